@@ -1,0 +1,151 @@
+{{/* Helpers shared by every Airflow workload (api-server, scheduler, dag-processor, triggerer, migrations). */}}
+
+{{/* airflow.home: AIRFLOW_HOME of the official image, where airflow.cfg and webserver_config.py are mounted. */}}
+{{- define "airflow.home" -}}/opt/airflow{{- end -}}
+
+{{/* airflow.secrets.name: the Secret holding fernet-key, jwt-secret, api-secret-key and admin-password. */}}
+{{- define "airflow.secrets.name" -}}
+{{- .Values.cluster.secrets.existingSecret | default (printf "%s-airflow" (include "airflow.fullname" .)) -}}
+{{- end -}}
+
+{{/* airflow.env: environment of every Airflow container: secrets from the Secret, the database URL, extraEnv. */}}
+{{- define "airflow.env" -}}
+{{- $secret := include "airflow.secrets.name" . -}}
+- name: AIRFLOW__CORE__FERNET_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: fernet-key}}
+- name: AIRFLOW__API_AUTH__JWT_SECRET
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: jwt-secret}}
+- name: AIRFLOW__API__SECRET_KEY
+  valueFrom: {secretKeyRef: {name: {{ $secret }}, key: api-secret-key}}
+{{ include "airflow.database.env" . }}
+{{- with .Values.cluster.extraEnv }}
+{{ include "airflow.render" (dict "value" . "root" $) }}
+{{- end }}
+{{- end -}}
+
+{{/* airflow.volumes: volumes of every Airflow pod: the config files and emptyDirs for the paths Airflow writes. */}}
+{{- define "airflow.volumes" -}}
+- name: config
+  configMap:
+    name: {{ include "airflow.fullname" . }}-config
+- name: tmp
+  emptyDir: {}
+- name: logs
+  emptyDir: {}
+{{- end -}}
+
+{{/* airflow.volumeMounts: mounts matching airflow.volumes; paths come from values so they are written once. */}}
+{{- define "airflow.volumeMounts" -}}
+{{- $home := include "airflow.home" . -}}
+- name: config
+  mountPath: {{ $home }}/airflow.cfg
+  subPath: airflow.cfg
+  readOnly: true
+- name: config
+  mountPath: {{ $home }}/webserver_config.py
+  subPath: webserver_config.py
+  readOnly: true
+- name: tmp
+  mountPath: /tmp
+- name: logs
+  mountPath: {{ .Values.cluster.config.logging.base_log_folder }}
+{{- end -}}
+
+{{/* airflow.waitForMigrations: init container that blocks until Airflow's schema is current (Airflow's own check). */}}
+{{- define "airflow.waitForMigrations" -}}
+- name: wait-for-migrations
+  image: {{ include "airflow.image" .Values.cluster.image }}
+  imagePullPolicy: {{ .Values.cluster.image.pullPolicy }}
+  args: [airflow, db, check-migrations, --migration-wait-timeout, {{ .Values.cluster.migrations.waitTimeoutSeconds | quote }}]
+  env:
+    {{- include "airflow.env" . | nindent 4 }}
+  resources:
+    {{- toYaml .Values.cluster.migrations.resources | nindent 4 }}
+  securityContext:
+    {{- include "airflow.containerSecurityContext" . | nindent 4 }}
+  volumeMounts:
+    {{- include "airflow.volumeMounts" . | nindent 4 }}
+{{- end -}}
+
+{{/* airflow.podSpec: pod spec of an Airflow workload; call with (dict "root" $ "name" CONTAINER "args" LIST "values" COMPONENT_VALUES "ports" LIST "probes" MAP). */}}
+{{- define "airflow.podSpec" -}}
+{{- $root := .root -}}
+serviceAccountName: {{ include "airflow.fullname" $root }}
+automountServiceAccountToken: false
+securityContext:
+  {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}
+{{- include "airflow.imagePullSecrets" $root }}
+initContainers:
+  {{- include "airflow.waitForMigrations" $root | nindent 2 }}
+containers:
+  - name: {{ .name }}
+    image: {{ include "airflow.image" $root.Values.cluster.image }}
+    imagePullPolicy: {{ $root.Values.cluster.image.pullPolicy }}
+    args: {{ toJson .args }}
+    env:
+      {{- include "airflow.env" $root | nindent 6 }}
+      # The init container already waited for the database: skip the image entrypoint's own check.
+      - name: CONNECTION_CHECK_MAX_COUNT
+        value: "0"
+    {{- with .ports }}
+    ports:
+      {{- toYaml . | nindent 6 }}
+    {{- end }}
+    {{- toYaml .probes | nindent 4 }}
+    resources:
+      {{- toYaml .values.resources | nindent 6 }}
+    securityContext:
+      {{- include "airflow.containerSecurityContext" $root | nindent 6 }}
+    volumeMounts:
+      {{- include "airflow.volumeMounts" $root | nindent 6 }}
+volumes:
+  {{- include "airflow.volumes" $root | nindent 2 }}
+{{- end -}}
+
+{{/* airflow.podAnnotations: checksums that roll pods when config or secrets change, plus user annotations. */}}
+{{- define "airflow.podAnnotations" -}}
+checksum/config: {{ include "airflow.config.files" . | sha256sum }}
+checksum/secrets: {{ list .Values.cluster.secrets (include "airflow.database.env" .) | toJson | sha256sum }}
+{{- with .Values.cluster.podAnnotations }}
+{{ include "airflow.render" (dict "value" . "root" $) }}
+{{- end }}
+{{- end -}}
+
+{{/* airflow.deployment: a Deployment of one Airflow workload; same arguments as airflow.podSpec plus "component". */}}
+{{- define "airflow.deployment" -}}
+{{- $root := .root -}}
+{{- $labels := dict "root" $root "component" .component -}}
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ include "airflow.fullname" $root }}-{{ .component }}
+  labels:
+    {{- include "airflow.labels" $labels | nindent 4 }}
+spec:
+  replicas: {{ .values.replicas }}
+  selector:
+    matchLabels:
+      {{- include "airflow.selectorLabels" $labels | nindent 6 }}
+  template:
+    metadata:
+      labels:
+        {{- include "airflow.labels" $labels | nindent 8 }}
+        {{- with $root.Values.cluster.podLabels }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      annotations:
+        {{- include "airflow.podAnnotations" $root | nindent 8 }}
+    spec:
+      {{- include "airflow.podSpec" . | nindent 6 }}
+{{- end -}}
+
+{{/* airflow.jobCheckProbes: liveness via `airflow jobs check` for workloads without an HTTP health endpoint; call with the job type. */}}
+{{- define "airflow.jobCheckProbes" -}}
+livenessProbe:
+  exec:
+    command: [airflow, jobs, check, --job-type, {{ . }}, --local]
+  initialDelaySeconds: 60
+  periodSeconds: 60
+  timeoutSeconds: 45
+  failureThreshold: 5
+{{- end -}}

@@ -1,0 +1,40 @@
+{{/* airflow.migrations.podSpec: migrate the schema (init container), then create the admin user if missing. */}}
+{{- define "airflow.migrations.podSpec" -}}
+{{- $admin := .Values.cluster.auth.admin -}}
+{{- $image := include "airflow.image" .Values.cluster.image -}}
+{{- $container := printf "image: %s\nimagePullPolicy: %s\nresources: %s\nsecurityContext:\n%s\nvolumeMounts:\n%s\n"
+  $image .Values.cluster.image.pullPolicy (toJson .Values.cluster.migrations.resources)
+  (include "airflow.containerSecurityContext" . | indent 2) (include "airflow.volumeMounts" . | indent 2) -}}
+restartPolicy: OnFailure
+serviceAccountName: {{ include "airflow.fullname" . }}
+automountServiceAccountToken: false
+securityContext:
+  {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}
+{{- include "airflow.imagePullSecrets" . }}
+initContainers:
+  - name: migrate
+    args: [airflow, db, migrate]
+    env:
+      {{- include "airflow.env" . | nindent 6 }}
+    {{- $container | nindent 4 }}
+containers:
+  - name: create-admin
+    # Leaves an existing user (and a password changed in the UI) alone.
+    args:
+      - airflow
+      - users
+      - create
+      - --username={{ $admin.username }}
+      - --email={{ $admin.email }}
+      - --firstname={{ $admin.firstName }}
+      - --lastname={{ $admin.lastName }}
+      - --role=Admin
+      - --password=$(AIRFLOW_ADMIN_PASSWORD)
+    env:
+      {{- include "airflow.env" . | nindent 6 }}
+      - name: AIRFLOW_ADMIN_PASSWORD
+        valueFrom: {secretKeyRef: {name: {{ include "airflow.secrets.name" . }}, key: admin-password}}
+    {{- $container | nindent 4 }}
+volumes:
+  {{- include "airflow.volumes" . | nindent 2 }}
+{{- end -}}

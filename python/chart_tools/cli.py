@@ -1,0 +1,92 @@
+"""The `chart-tools` command line. User mistakes end in a one-line reason and exit status 2."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from chart_tools import docs
+from chart_tools.render import DEFAULT_KUBE_VERSION, RenderError, render
+from chart_tools.toolchain import ToolchainError
+from chart_tools.validate import KUBE_VERSIONS, validate
+
+
+def _render_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f", "--values", action="append", default=[], type=Path, help="values file (repeatable)"
+    )
+    parser.add_argument("--set", action="append", default=[], dest="set_values", help="KEY=VALUE override")
+    parser.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    parser.add_argument(
+        "--kube-version", default=DEFAULT_KUBE_VERSION, help="Kubernetes version to render for"
+    )
+
+
+def _objects(args: argparse.Namespace) -> list[dict]:
+    for path in args.values:
+        if not path.is_file():
+            raise UserError(f"values file not found: {path}")
+    return render(args.values, args.set_values, args.helm, args.kube_version)
+
+
+class UserError(Exception):
+    """A mistake in the command line or its inputs."""
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    sys.stdout.write(yaml.safe_dump_all(_objects(args), sort_keys=False))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    objects = _objects(args)
+    findings = validate(objects, tuple(args.versions))
+    for finding in findings:
+        print(finding)
+    versions = ", ".join(args.versions)
+    print(f"{len(objects)} objects, Kubernetes {versions}, helm {args.helm}: {len(findings)} findings")
+    return 1 if findings else 0
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    changed = docs.write()
+    for path in changed:
+        print(f"updated {path}")
+    if not changed:
+        print("values.schema.json and README tables are up to date")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="chart-tools", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("render", help="render the chart and print the objects")
+    _render_args(p)
+    p.set_defaults(func=cmd_render)
+    p = sub.add_parser("validate", help="render, then check schemas and pod policies")
+    _render_args(p)
+    p.add_argument("--versions", nargs="+", default=list(KUBE_VERSIONS), help="Kubernetes schema versions")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
+    p.set_defaults(func=cmd_docs)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, RenderError, ToolchainError, docs.DocsError) as err:
+        print(f"chart-tools {args.command}: {' '.join(str(err).split())}", file=sys.stderr)
+        return 2
+    except subprocess.CalledProcessError as err:
+        print(f"chart-tools {args.command}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""Validate rendered objects: strict Kubernetes schemas plus the policies every pod must meet.
+
+Schema validation uses the strict JSON schemas shipped by `kubernetes-validate`, but builds each
+validator once per (Kubernetes version, apiVersion, kind): the library's own `validate()` re-reads
+a 1.5 MB definitions file on every call. A kind with no schema in a version is an error (that is
+how a removed or unknown API shows up), not the library's warning.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import importlib_resources
+import jsonschema
+from referencing import Registry, Resource
+
+from chart_tools.render import Manifest
+
+KUBE_VERSIONS = ("1.30", "1.35")
+WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
+LONG_RUNNING_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
+# Pod Security Standards "restricted": the only volume types allowed.
+RESTRICTED_VOLUME_TYPES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem with one object."""
+
+    obj: str
+    check: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.obj}: [{self.check}] {self.message}"
+
+
+def object_id(obj: Manifest) -> str:
+    return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
+
+
+# ---------------------------------------------------------------- Kubernetes schemas
+
+
+def _schema_dir(version: str) -> Any:
+    return (
+        importlib_resources.files("kubernetes_validate")
+        / "kubernetes-json-schema"
+        / f"v{version}.0-local-strict"
+    )
+
+
+@functools.cache
+def _registry(version: str) -> Registry:
+    definitions = json.loads((_schema_dir(version) / "_definitions.json").read_text())
+    return Resource.from_contents(definitions) @ Registry()
+
+
+@functools.cache
+def schema_validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+    """Cached validator for one kind in one Kubernetes version; None when the API does not exist there."""
+    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    path = _schema_dir(version) / f"{kind.lower()}-{group}.json"
+    if not path.is_file():
+        return None
+    schema = json.loads(path.read_text())
+    return jsonschema.Draft202012Validator(
+        schema, registry=Resource.from_contents(schema) @ _registry(version)
+    )
+
+
+def check_schema(obj: Manifest, versions: tuple[str, ...] = KUBE_VERSIONS) -> Iterator[Finding]:
+    for version in versions:
+        validator = schema_validator(version, obj.get("apiVersion", ""), obj.get("kind", ""))
+        if validator is None:
+            yield Finding(
+                object_id(obj),
+                "schema",
+                f"{obj.get('apiVersion')} {obj.get('kind')} does not exist in {version}",
+            )
+            continue
+        for error in validator.iter_errors(obj):
+            path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+            yield Finding(object_id(obj), "schema", f"Kubernetes {version}: {path}: {error.message}")
+
+
+# ---------------------------------------------------------------- pod policies
+
+
+def pod_spec(obj: Manifest) -> dict[str, Any] | None:
+    """The pod spec inside a workload object, or None for other kinds."""
+    kind = obj.get("kind")
+    if kind not in WORKLOAD_KINDS:
+        return None
+    spec = obj.get("spec", {})
+    if kind == "Pod":
+        return spec
+    if kind == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    return spec.get("template", {}).get("spec", {})
+
+
+def containers(pod: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(role, container) for init, regular and ephemeral containers."""
+    for role in ("initContainers", "containers", "ephemeralContainers"):
+        for container in pod.get(role) or []:
+            yield role, container
+
+
+def _effective(pod: dict[str, Any], container: dict[str, Any], key: str) -> Any:
+    value = (container.get("securityContext") or {}).get(key)
+    return value if value is not None else (pod.get("securityContext") or {}).get(key)
+
+
+def check_pod_security(pod: dict[str, Any]) -> Iterator[str]:
+    """Violations of Pod Security Standards "restricted" (which includes "baseline")."""
+    for key in ("hostNetwork", "hostPID", "hostIPC"):
+        if pod.get(key):
+            yield f"{key} must not be true"
+    for volume in pod.get("volumes") or []:
+        kinds = set(volume) - {"name"}
+        if not kinds <= RESTRICTED_VOLUME_TYPES:
+            yield f"volume {volume.get('name')}: type {sorted(kinds)} is not allowed"
+    sysctls = (pod.get("securityContext") or {}).get("sysctls")
+    if sysctls:
+        yield "sysctls are not allowed by this chart's policy"
+    for _, c in containers(pod):
+        name = c.get("name")
+        ctx = c.get("securityContext") or {}
+        if ctx.get("privileged"):
+            yield f"container {name}: privileged"
+        if ctx.get("allowPrivilegeEscalation") is not False:
+            yield f"container {name}: allowPrivilegeEscalation must be false"
+        caps = ctx.get("capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []):
+            yield f"container {name}: capabilities must drop ALL"
+        if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+            yield f"container {name}: may only add NET_BIND_SERVICE"
+        if _effective(pod, c, "runAsNonRoot") is not True:
+            yield f"container {name}: runAsNonRoot must be true"
+        if _effective(pod, c, "runAsUser") == 0:
+            yield f"container {name}: runAsUser must not be 0"
+        seccomp = (_effective(pod, c, "seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            yield f"container {name}: seccompProfile.type must be RuntimeDefault or Localhost"
+        if ctx.get("procMount", "Default") != "Default":
+            yield f"container {name}: procMount must be Default"
+        if any(p.get("hostPort") for p in c.get("ports") or []):
+            yield f"container {name}: hostPort is not allowed"
+
+
+def check_resources(pod: dict[str, Any]) -> Iterator[str]:
+    for _, c in containers(pod):
+        res = c.get("resources") or {}
+        for kind, key in (("requests", "cpu"), ("requests", "memory"), ("limits", "memory")):
+            if key not in (res.get(kind) or {}):
+                yield f"container {c.get('name')}: missing resources.{kind}.{key}"
+
+
+def check_probes(obj: Manifest, pod: dict[str, Any]) -> Iterator[str]:
+    if obj.get("kind") not in LONG_RUNNING_KINDS:
+        return
+    for c in pod.get("containers") or []:
+        if "livenessProbe" not in c:
+            yield f"container {c.get('name')}: long-running container without livenessProbe"
+        if c.get("ports") and "readinessProbe" not in c:
+            yield f"container {c.get('name')}: serves ports without readinessProbe"
+
+
+def check_read_only_root(pod: dict[str, Any]) -> Iterator[str]:
+    for _, c in containers(pod):
+        if (c.get("securityContext") or {}).get("readOnlyRootFilesystem") is not True:
+            yield f"container {c.get('name')}: readOnlyRootFilesystem must be true"
+
+
+def _duplicates(values: list[Any]) -> list[Any]:
+    return sorted(v for v, n in Counter(values).items() if n > 1)
+
+
+def check_duplicates(pod: dict[str, Any]) -> Iterator[str]:
+    """Duplicates that Helm 4's server-side apply rejects (or that silently shadow each other)."""
+    all_containers = [c for _, c in containers(pod)]
+    for dup in _duplicates([c.get("name") for c in all_containers]):
+        yield f"duplicate container name {dup}"
+    for dup in _duplicates([v.get("name") for v in pod.get("volumes") or []]):
+        yield f"duplicate volume name {dup}"
+    for c in all_containers:
+        name = c.get("name")
+        for dup in _duplicates([e.get("name") for e in c.get("env") or []]):
+            yield f"container {name}: duplicate env {dup}"
+        for dup in _duplicates([m.get("mountPath") for m in c.get("volumeMounts") or []]):
+            yield f"container {name}: duplicate mountPath {dup}"
+    ports = [p for c in pod.get("containers") or [] for p in c.get("ports") or []]
+    for dup in _duplicates([(p.get("containerPort"), p.get("protocol", "TCP")) for p in ports]):
+        yield f"duplicate containerPort {dup[0]}/{dup[1]}"
+    for dup in _duplicates([p["name"] for p in ports if "name" in p]):
+        yield f"duplicate port name {dup}"
+
+
+POD_CHECKS = {
+    "pod-security": check_pod_security,
+    "resources": check_resources,
+    "read-only-root": check_read_only_root,
+    "duplicates": check_duplicates,
+}
+
+
+def check_policies(obj: Manifest) -> Iterator[Finding]:
+    pod = pod_spec(obj)
+    if pod is None:
+        if obj.get("kind") == "Service":
+            for dup in _duplicates([p.get("port") for p in obj.get("spec", {}).get("ports") or []]):
+                yield Finding(object_id(obj), "duplicates", f"duplicate service port {dup}")
+        return
+    for check, func in POD_CHECKS.items():
+        for message in func(pod):
+            yield Finding(object_id(obj), check, message)
+    for message in check_probes(obj, pod):
+        yield Finding(object_id(obj), "probes", message)
+
+
+def validate(objects: list[Manifest], versions: tuple[str, ...] = KUBE_VERSIONS) -> list[Finding]:
+    """Every finding for every object: schemas in each version, then the pod policies."""
+    findings: list[Finding] = []
+    for obj in objects:
+        findings += check_schema(obj, versions)
+        findings += check_policies(obj)
+    return findings

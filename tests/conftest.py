@@ -1,0 +1,51 @@
+"""Shared fixtures: scenarios rendered once per helm major and cached for the whole session."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from chart_tools import CHART
+from chart_tools.render import Manifest, render
+
+HELM_MAJORS = (3, 4)
+SCENARIOS = sorted(CHART.glob("ci/*-values.yaml"))
+
+
+def scenario_id(path: Path) -> str:
+    return path.name.removesuffix("-values.yaml")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under CI a missing helm must fail, never skip: check before any test runs.
+    if os.environ.get("CI") == "true":
+        for major in HELM_MAJORS:
+            if not (Path(__file__).parents[1] / ".tools" / "bin" / f"helm{major}").exists():
+                raise pytest.UsageError(f"helm {major} is missing: run `make setup`")
+
+
+@pytest.fixture(params=HELM_MAJORS, ids=lambda m: f"helm{m}")
+def helm_major(request: pytest.FixtureRequest) -> int:
+    return request.param
+
+
+@pytest.fixture(params=SCENARIOS, ids=scenario_id)
+def scenario(request: pytest.FixtureRequest) -> Path:
+    return request.param
+
+
+@pytest.fixture
+def rendered(scenario: Path, helm_major: int) -> list[Manifest]:
+    """Objects of one ci/ scenario with one helm major."""
+    return render([scenario], helm_major=helm_major)
+
+
+@pytest.fixture
+def defaults(helm_major: int) -> list[Manifest]:
+    """Objects of the default values with one helm major."""
+    return render([], helm_major=helm_major)
+
+
+def ci_file(name: str) -> Path:
+    return CHART / "ci" / f"{name}-values.yaml"

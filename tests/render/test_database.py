@@ -1,0 +1,90 @@
+"""AirflowBase: the embedded PostgreSQL and the external database."""
+
+from urllib.parse import urlsplit
+
+from chart_tools.render import find, render
+
+from tests.conftest import ci_file
+from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, pod_of
+
+PGDATA_OF_IMAGE = "/var/lib/postgresql/data"  # the official image's VOLUME / default PGDATA
+
+
+def test_postgres_uses_the_official_image_and_keeps_data_in_the_claim(defaults):
+    sts = find(defaults, "StatefulSet", "-postgres")
+    main = container(sts, "postgres")
+    assert main["image"].startswith("postgres:")
+    env = env_map(main)
+    claim = find(defaults, "PersistentVolumeClaim", "-postgres-data")
+    volume = next(v for v in pod_of(sts)["volumes"] if "persistentVolumeClaim" in v)
+    assert volume["persistentVolumeClaim"]["claimName"] == claim["metadata"]["name"]
+    mount = next(m for m in main["volumeMounts"] if m["name"] == volume["name"])
+    assert mount["mountPath"] == PGDATA_OF_IMAGE
+    # PGDATA lives inside the claim's mount (a sub-folder tolerates lost+found on fresh volumes).
+    assert env["PGDATA"].startswith(mount["mountPath"] + "/")
+
+
+def test_uninstall_keeps_data_claim_and_its_passwords(defaults):
+    for kind, suffix in (("PersistentVolumeClaim", "-postgres-data"), ("Secret", "-postgres")):
+        obj = find(defaults, kind, suffix)
+        assert obj["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_postgres_service_selects_the_database_pod(defaults):
+    service = find(defaults, "Service", "-postgres")
+    labels = find(defaults, "StatefulSet", "-postgres")["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    assert service["spec"]["ports"][0]["port"] == 5432
+
+
+def test_airflow_connects_to_the_embedded_service_with_the_generated_password(defaults):
+    service = find(defaults, "Service", "-postgres")
+    secret = find(defaults, "Secret", "-postgres")
+    for component in AIRFLOW_COMPONENTS:
+        env = env_map(container(deployment(defaults, component), component))
+        url = urlsplit(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+        assert url.hostname == service["metadata"]["name"]
+        assert url.port == service["spec"]["ports"][0]["port"]
+        assert url.password == "$(AIRFLOW_DB_PASSWORD)"
+        ref = env["AIRFLOW_DB_PASSWORD"]["secretKeyRef"]
+        assert ref == {"name": secret["metadata"]["name"], "key": "password"}
+        # Kubernetes only expands $(VAR) for variables declared earlier in the list.
+        names = [e["name"] for e in container(deployment(defaults, component), component)["env"]]
+        assert names.index("AIRFLOW_DB_PASSWORD") < names.index("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")
+
+
+def test_initdb_creates_the_airflow_role_the_connection_uses(defaults):
+    sts = find(defaults, "StatefulSet", "-postgres")
+    env = env_map(container(sts, "postgres"))
+    assert env["POSTGRES_USER"] == "postgres"  # Airflow's user is not the superuser
+    script = find(defaults, "ConfigMap", "-postgres-initdb")["data"]["10-airflow-user.sh"]
+    assert "CREATE ROLE" in script and "CREATE DATABASE" in script
+    url = urlsplit(
+        env_map(container(deployment(defaults, "scheduler"), "scheduler"))[
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"
+        ]
+    )
+    assert url.username == env["AIRFLOW_DB_USER"]
+    assert url.path == "/" + env["AIRFLOW_DB_NAME"]
+
+
+def test_external_database(helm_major):
+    objects = render([ci_file("external-database")], helm_major=helm_major)
+    assert not [o for o in objects if o["metadata"]["labels"]["app.kubernetes.io/component"] == "postgres"]
+    env = env_map(container(deployment(objects, "scheduler"), "scheduler"))
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == (
+        "postgresql://airflow_app:$(AIRFLOW_DB_PASSWORD)@db.example.internal:6432/airflow_prod?sslmode=require"
+    )
+    assert env["AIRFLOW_DB_PASSWORD"]["secretKeyRef"] == {"name": "airflow-db", "key": "db-password"}
+
+
+def test_existing_claim_is_used_not_created(helm_major):
+    objects = render([ci_file("existing-secrets")], helm_major=helm_major)
+    assert not of_kind(objects, "PersistentVolumeClaim")
+    sts = find(objects, "StatefulSet", "-postgres")
+    claims = [
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod_of(sts)["volumes"]
+        if "persistentVolumeClaim" in v
+    ]
+    assert claims == ["my-postgres-data"]
