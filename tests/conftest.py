@@ -6,15 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
-from chart_tools import CHART
+from chart_tools import CHART, ROOT
 from chart_tools.render import Manifest, render
 
 HELM_MAJORS = (3, 4)
-SCENARIOS = sorted(CHART.glob("ci/*-values.yaml"))
+# Every ci/ scenario and every ready-made profile users start from.
+SCENARIOS = sorted(CHART.glob("ci/*-values.yaml")) + sorted(ROOT.glob("values/*.yaml"))
 
 
 def scenario_id(path: Path) -> str:
-    return path.name.removesuffix("-values.yaml")
+    return f"{path.parent.name}/{path.name.removesuffix('-values.yaml').removesuffix('.yaml')}"
 
 
 def pytest_configure(config: pytest.Config) -> None:

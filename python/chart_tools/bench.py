@@ -1,0 +1,75 @@
+"""`make bench`: render cost of the chart against helm's own floor, measured side by side.
+
+The machine is shared and noisy, so absolute times mean little: each helm major renders our chart
+and a trivial one-ConfigMap chart alternately, and we report both medians and their ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from chart_tools import CHART, ROOT
+from chart_tools.render import DEFAULT_KUBE_VERSION
+from chart_tools.toolchain import helm_path, helm_version
+
+RUNS = 15
+TEST_RUNS = 3
+
+
+def trivial_chart(parent: Path) -> Path:
+    """A chart with one ConfigMap: the cost of starting helm and rendering anything at all."""
+    chart = parent / "trivial"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: trivial\nversion: 0.1.0\n")
+    (chart / "templates" / "configmap.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trivial\ndata:\n  key: value\n"
+    )
+    return chart
+
+
+def wall_time(cmd: list[str], cwd: Path | None = None) -> float:
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    return time.perf_counter() - start
+
+
+def bench_helm(major: int, trivial: Path) -> None:
+    helm = str(helm_path(major))
+    version = helm_version(helm).split("+")[0]
+
+    def template(chart: Path) -> list[str]:
+        return [helm, "template", "bench", str(chart), "--kube-version", DEFAULT_KUBE_VERSION]
+
+    ours: list[float] = []
+    floor: list[float] = []
+    for _ in range(RUNS):  # alternate, so drift in machine load hits both series alike
+        ours.append(wall_time(template(CHART)))
+        floor.append(wall_time(template(trivial)))
+    ours_median, floor_median = statistics.median(ours), statistics.median(floor)
+    print(f"helm {version}: default values render, median of {RUNS}: {ours_median:.3f} s")
+    print(f"helm {version}: trivial chart render, median of {RUNS}: {floor_median:.3f} s")
+    print(f"helm {version}: default / trivial ratio: {ours_median / floor_median:.2f}x")
+
+
+def bench_render_tests() -> None:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "tests/render"]
+    times = [wall_time(cmd, cwd=ROOT) for _ in range(TEST_RUNS)]
+    print(f"render-tier tests (tests/render, 2 workers), median of {TEST_RUNS}: {statistics.median(times):.1f} s")
+
+
+def main() -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        trivial = trivial_chart(Path(tmp))
+        for major in (3, 4):
+            bench_helm(major, trivial)
+    bench_render_tests()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
