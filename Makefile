@@ -1,5 +1,8 @@
 # Entry points. `make test` and `make smoke` set themselves up; every target is idempotent.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# Some machines' pip config names find-links folders that do not exist; drop that noise only.
+QUIET_PIP := sed '/^WARNING: Location .* is ignored/d'
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,8 +16,9 @@ setup: $(STAMP)
 # The virtualenv is rebuilt only when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
-	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
+	@echo "setup: installing pinned Python packages into $(VENV)"
+	@$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | $(QUIET_PIP)
+	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
 lint: setup

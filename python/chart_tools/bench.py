@@ -59,7 +59,8 @@ def bench_helm(major: int, trivial: Path) -> None:
 def bench_render_tests() -> None:
     cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "tests/render"]
     times = [wall_time(cmd, cwd=ROOT) for _ in range(TEST_RUNS)]
-    print(f"render-tier tests (tests/render, 2 workers), median of {TEST_RUNS}: {statistics.median(times):.1f} s")
+    median = statistics.median(times)
+    print(f"render-tier tests (tests/render, 2 workers), median of {TEST_RUNS}: {median:.1f} s")
 
 
 def main() -> int:

