@@ -8,10 +8,25 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint docs render validate bench clean
+AIRFLOW_VENV := .venv-airflow
+AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
+
+.PHONY: setup setup-runtime test lint docs render validate smoke bench clean
 
 setup: $(STAMP)
 	@$(BIN)/python -m chart_tools.toolchain
+
+# The runtime tier: PostgreSQL/Redis server binaries and Airflow in its own virtualenv, so the
+# render tier's environment stays small (and keeps kubernetes>=37, which Airflow's provider pins below).
+setup-runtime: setup $(AIRFLOW_STAMP)
+	@$(BIN)/python -m chart_tools.services
+
+$(AIRFLOW_STAMP): runtime/requirements.txt runtime/constraints.txt
+	@test -x $(AIRFLOW_VENV)/bin/python || $(PY) -m venv $(AIRFLOW_VENV)
+	@echo "setup: installing Airflow 3.3.2 into $(AIRFLOW_VENV) (about a minute, once)"
+	@$(AIRFLOW_VENV)/bin/pip install --quiet --disable-pip-version-check \
+		-r runtime/requirements.txt -c runtime/constraints.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
 
 # The virtualenv is rebuilt only when the pins or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -22,11 +37,15 @@ $(STAMP): requirements.txt pyproject.toml
 	@touch $@
 
 lint: setup
-	@$(BIN)/ruff check python tests
-	@$(BIN)/ruff format --check python tests
+	@$(BIN)/ruff check python tests dags
+	@$(BIN)/ruff format --check python tests dags
 
-test: lint
+test: lint setup-runtime
 	@$(BIN)/pytest -n 2 -q
+
+# The main job: the chart's rendered Airflow running for real on this machine.
+smoke: setup-runtime
+	@$(BIN)/chart-tools smoke
 
 # Regenerates values.schema.json and the chart README's values table from values.yaml.
 docs: setup
@@ -38,8 +57,8 @@ render: setup
 validate: setup
 	@$(BIN)/chart-tools validate --helm 3 && $(BIN)/chart-tools validate --helm 4
 
-bench: setup
+bench: setup-runtime
 	@$(BIN)/python -m chart_tools.bench
 
 clean:
-	rm -rf $(VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .tools .pytest_cache .ruff_cache

@@ -19,6 +19,7 @@ from chart_tools.toolchain import helm_path, helm_version
 
 RUNS = 15
 TEST_RUNS = 3
+SMOKE_RUNS = 3
 
 
 def trivial_chart(parent: Path) -> Path:
@@ -63,12 +64,30 @@ def bench_render_tests() -> None:
     print(f"render-tier tests (tests/render, 2 workers), median of {TEST_RUNS}: {median:.1f} s")
 
 
+def bench_smoke() -> None:
+    """Time from nothing (fresh services) to the first successful DAG run, probes excluded."""
+    from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+
+    times = []
+    for _ in range(SMOKE_RUNS):
+        smoke = Smoke([DEFAULT_PROFILE])
+        result = smoke.run()
+        smoke.cleanup(keep=False)
+        if not result.ok:
+            raise SystemExit(f"bench: smoke failed: {result.failure}")
+        times.append(sum(t for phase, t in result.phases.items() if phase != "probes"))
+    print(
+        f"smoke, time to first successful DAG run, median of {SMOKE_RUNS}: {statistics.median(times):.1f} s"
+    )
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         trivial = trivial_chart(Path(tmp))
         for major in (3, 4):
             bench_helm(major, trivial)
     bench_render_tests()
+    bench_smoke()
     return 0
 
 

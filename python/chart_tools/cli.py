@@ -52,6 +52,19 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def cmd_smoke(args: argparse.Namespace) -> int:
+    from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+
+    for path in args.values:
+        if not path.is_file():
+            raise UserError(f"values file not found: {path}")
+    smoke = Smoke(args.values or [DEFAULT_PROFILE], helm_major=args.helm)
+    result = smoke.run()
+    print(result.report())
+    smoke.cleanup(args.keep)
+    return 0 if result.ok else 1
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     changed = docs.write()
     for path in changed:
@@ -71,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     _render_args(p)
     p.add_argument("--versions", nargs="+", default=list(KUBE_VERSIONS), help="Kubernetes schema versions")
     p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("smoke", help="run the rendered Airflow locally and prove the example DAG runs")
+    p.add_argument("-f", "--values", action="append", default=[], type=Path, help="values file (repeatable)")
+    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    p.add_argument("--keep", action="store_true", help="keep the run folder (logs, pod files) after success")
+    p.set_defaults(func=cmd_smoke)
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
     return top

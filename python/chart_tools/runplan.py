@@ -1,0 +1,424 @@
+"""Turn rendered objects into local processes: the runtime tier's emulation of a kubelet.
+
+For each pod (the migration Job, every Deployment/StatefulSet) and each of its containers we
+resolve what Kubernetes would resolve: env values, `secretKeyRef`/`configMapKeyRef`, `$(VAR)`
+expansion, ConfigMap/Secret/emptyDir/claim mounts (materialised under the pod's own root), the
+container ports and the Services in front of them. Anything that cannot be resolved is an error
+naming the object and field: a chart bug must fail here rather than be papered over.
+
+Three things cannot be identical on one host, so they are mapped, and every mapping is derived
+from the rendered objects (never from hard-coded chart knowledge):
+- paths: a container path P becomes <pod root>/P; Airflow options holding such paths (and
+  AIRFLOW_HOME, the image's) are overridden with the mapped path through AIRFLOW__ env vars;
+- listening ports: each Airflow server option gets a free local port, and every declared
+  containerPort must be one Airflow really listens on;
+- Service names: URLs in Airflow options that name a Service are rewritten to 127.0.0.1 and the
+  local port behind Service port -> targetPort -> containerPort.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chart_tools.render import Manifest
+from chart_tools.services import free_port
+
+IMAGE_AIRFLOW_HOME = "/opt/airflow"  # AIRFLOW_HOME of the official apache/airflow image
+# Airflow options that make a process listen, with Airflow's defaults when unset.
+LISTEN_OPTIONS: dict[tuple[str, str], str] = {
+    ("api", "port"): "8080",
+    ("scheduler", "scheduler_health_check_server_port"): "8974",
+    ("logging", "worker_log_server_port"): "8793",
+    ("logging", "trigger_log_server_port"): "8794",
+}
+POD_KINDS = ("Job", "Deployment", "StatefulSet")
+_VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_URL = re.compile(
+    r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?:(?P<auth>[^@/\s]*)@)?(?P<host>[A-Za-z0-9.-]+):(?P<port>\d+)"
+)
+
+
+class RunPlanError(ValueError):
+    """The rendered objects cannot run as they are: names the object and the field."""
+
+
+@dataclass
+class Process:
+    """One container, ready to start as a local process."""
+
+    pod: str
+    container: str
+    argv: list[str]
+    env: dict[str, str]
+    root: Path
+    options: dict[tuple[str, str], str]  # Airflow options as rendered (airflow.cfg + env), unmapped
+    ports: dict[str, int] = field(default_factory=dict)  # container port name or number -> local port
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return f"{self.pod}/{self.container}"
+
+
+@dataclass
+class PodPlan:
+    """A pod: init containers run to completion in order, then the main containers start."""
+
+    name: str
+    kind: str
+    labels: dict[str, str]
+    root: Path
+    init: list[Process]
+    main: list[Process]
+
+
+@dataclass
+class RunPlan:
+    migration: PodPlan
+    workloads: list[PodPlan]
+    endpoints: dict[tuple[str, str], int]  # (Service name, Service port) -> local port
+
+    def pod(self, component: str) -> PodPlan:
+        for pod in [self.migration, *self.workloads]:
+            if pod.labels.get("app.kubernetes.io/component") == component:
+                return pod
+        raise RunPlanError(f"no pod with component {component}")
+
+
+# ---------------------------------------------------------------- object look-ups
+
+
+class Cluster:
+    """The objects a pod may refer to: the render plus objects the user created beforehand."""
+
+    def __init__(self, objects: list[Manifest]) -> None:
+        self.objects = objects
+        self._by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+
+    def has(self, kind: str, name: str) -> bool:
+        return (kind, name) in self._by_key
+
+    def get(self, kind: str, name: str, where: str) -> Manifest:
+        try:
+            return self._by_key[(kind, name)]
+        except KeyError:
+            raise RunPlanError(f"{where}: {kind} {name!r} does not exist") from None
+
+    def data(self, kind: str, name: str, where: str) -> dict[str, str]:
+        """String data of a ConfigMap or Secret (Secrets decoded)."""
+        obj = self.get(kind, name, where)
+        if kind == "Secret":
+            decoded = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+            return {**decoded, **(obj.get("stringData") or {})}
+        return dict(obj.get("data") or {})
+
+    def of_kind(self, *kinds: str) -> list[Manifest]:
+        return [o for o in self.objects if o["kind"] in kinds]
+
+
+def pod_template(obj: Manifest) -> dict[str, Any]:
+    return obj["spec"]["template"]
+
+
+# ---------------------------------------------------------------- env
+
+
+def expand(value: str, env: dict[str, str], where: str) -> str:
+    """Kubernetes `$(VAR)` expansion against variables defined earlier; `$$` escapes."""
+
+    def replace(match: re.Match[str]) -> str:
+        if match[0] == "$$":
+            return "$"
+        if match[1] not in env:
+            raise RunPlanError(f"{where}: $({match[1]}) refers to no variable defined before it")
+        return env[match[1]]
+
+    return _VAR_REF.sub(replace, value)
+
+
+def _key_ref(cluster: Cluster, kind: str, ref: dict[str, Any], where: str) -> str | None:
+    if ref.get("optional") and not cluster.has(kind, ref["name"]):
+        return None
+    data = cluster.data(kind, ref["name"], where)
+    if ref["key"] not in data:
+        if ref.get("optional"):
+            return None
+        raise RunPlanError(f"{where}: {kind} {ref['name']!r} has no key {ref['key']!r}")
+    return data[ref["key"]]
+
+
+def resolve_env(container: dict[str, Any], cluster: Cluster, pod_name: str, where: str) -> dict[str, str]:
+    """The container's environment as Kubernetes would set it (envFrom first, then env)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
+            if key in source:
+                prefix = source.get("prefix", "")
+                data = cluster.data(kind, source[key]["name"], f"{where}.envFrom")
+                env.update({prefix + k: v for k, v in data.items()})
+    for item in container.get("env") or []:
+        name, here = item["name"], f"{where}.env[{item['name']}]"
+        if "value" in item:
+            env[name] = expand(str(item["value"]), env, here)
+            continue
+        source = item.get("valueFrom") or {}
+        value: str | None
+        if "secretKeyRef" in source:
+            value = _key_ref(cluster, "Secret", source["secretKeyRef"], here)
+        elif "configMapKeyRef" in source:
+            value = _key_ref(cluster, "ConfigMap", source["configMapKeyRef"], here)
+        elif "fieldRef" in source:
+            fields = {"metadata.name": pod_name, "metadata.namespace": "default", "status.podIP": "127.0.0.1"}
+            path = source["fieldRef"]["fieldPath"]
+            if path not in fields:
+                raise RunPlanError(f"{here}: fieldRef {path} is not emulated")
+            value = fields[path]
+        else:
+            raise RunPlanError(f"{here}: unsupported valueFrom {sorted(source)}")
+        if value is not None:
+            env[name] = value
+    return env
+
+
+# ---------------------------------------------------------------- volumes
+
+
+def local_path(root: Path, container_path: str) -> Path:
+    return root / container_path.lstrip("/")
+
+
+def _write_keys(target: Path, data: dict[str, str], items: list[dict[str, str]] | None) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    chosen = {i["key"]: i["path"] for i in items} if items else {k: k for k in data}
+    for key, path in chosen.items():
+        (target / path).parent.mkdir(parents=True, exist_ok=True)
+        (target / path).write_text(data[key])
+
+
+def materialise_mounts(
+    spec: dict[str, Any], container: dict[str, Any], cluster: Cluster, root: Path, shared: Path, where: str
+) -> list[str]:
+    """Create every mount of the container under `root`; return the container mount paths."""
+    volumes = {v["name"]: v for v in spec.get("volumes") or []}
+    paths = []
+    for mount in container.get("volumeMounts") or []:
+        here = f"{where}.volumeMounts[{mount['mountPath']}]"
+        volume = volumes.get(mount["name"])
+        if volume is None:
+            raise RunPlanError(f"{here}: volume {mount['name']!r} is not declared in the pod")
+        target = local_path(root, mount["mountPath"])
+        if "configMap" in volume or "secret" in volume:
+            kind, source = (
+                ("ConfigMap", volume["configMap"]) if "configMap" in volume else ("Secret", volume["secret"])
+            )
+            name = source.get("name") or source.get("secretName")
+            data = cluster.data(kind, name, here)
+            if "subPath" in mount:
+                if mount["subPath"] not in data:
+                    raise RunPlanError(f"{here}: {kind} {name!r} has no key {mount['subPath']!r}")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(data[mount["subPath"]])
+            else:
+                _write_keys(target, data, source.get("items"))
+        elif "emptyDir" in volume:
+            target.mkdir(parents=True, exist_ok=True)
+        elif "persistentVolumeClaim" in volume:
+            claim = shared / "claims" / volume["persistentVolumeClaim"]["claimName"]
+            claim.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if not target.exists():
+                target.symlink_to(claim)
+        else:
+            raise RunPlanError(f"{here}: volume type {sorted(set(volume) - {'name'})} is not emulated")
+        paths.append(mount["mountPath"])
+    return paths
+
+
+# ---------------------------------------------------------------- Airflow options
+
+
+def env_name(section: str, key: str) -> str:
+    return f"AIRFLOW__{section.upper()}__{key.upper()}"
+
+
+def effective_options(root: Path, env: dict[str, str]) -> dict[tuple[str, str], str]:
+    """airflow.cfg at the image's AIRFLOW_HOME (as mounted), overlaid with AIRFLOW__ env vars."""
+    options: dict[tuple[str, str], str] = {}
+    cfg_file = local_path(
+        root, env.get("AIRFLOW_CONFIG", f"{env.get('AIRFLOW_HOME', IMAGE_AIRFLOW_HOME)}/airflow.cfg")
+    )
+    if cfg_file.is_file():
+        parser = configparser.ConfigParser(interpolation=None)
+        parser.read_string(cfg_file.read_text())
+        options = {(s, k): v for s in parser.sections() for k, v in parser.items(s)}
+    for name, value in env.items():
+        parts = name.split("__")
+        if len(parts) == 3 and parts[0] == "AIRFLOW" and parts[1] and parts[2]:
+            options[(parts[1].lower(), parts[2].lower())] = value
+    return options
+
+
+def path_overrides(
+    options: dict[tuple[str, str], str], env: dict[str, str], roots: list[str], root: Path
+) -> dict[str, str]:
+    """Env overrides moving every Airflow path option under a mapped prefix into the pod root."""
+
+    def mapped(value: str) -> bool:
+        return any(value == r or value.startswith(r.rstrip("/") + "/") for r in roots)
+
+    home = env.get("AIRFLOW_HOME", IMAGE_AIRFLOW_HOME)
+    overrides = {"AIRFLOW_HOME": str(local_path(root, home)), "HOME": str(local_path(root, "/home/airflow"))}
+    if "/tmp" in roots:
+        overrides["TMPDIR"] = str(local_path(root, "/tmp"))
+    for (section, key), value in options.items():
+        if value.startswith("/") and mapped(value):
+            overrides[env_name(section, key)] = str(local_path(root, value))
+    for name, value in env.items():
+        if not name.startswith("AIRFLOW__") and value.startswith("/") and mapped(value):
+            overrides[name] = str(local_path(root, value))
+    return overrides
+
+
+def port_overrides(
+    options: dict[tuple[str, str], str], container: dict[str, Any], where: str
+) -> tuple[dict[str, str], dict[str, int]]:
+    """Free local ports for Airflow's listening options; map declared container ports onto them."""
+    overrides: dict[str, str] = {}
+    by_container_port: dict[str, int] = {}
+    for (section, key), default in LISTEN_OPTIONS.items():
+        local = free_port()
+        overrides[env_name(section, key)] = str(local)
+        by_container_port[options.get((section, key), default)] = local
+    ports: dict[str, int] = {}
+    for port in container.get("ports") or []:
+        number = str(port["containerPort"])
+        if number not in by_container_port:
+            listening = sorted(by_container_port)
+            raise RunPlanError(
+                f"{where}.ports: containerPort {number} is not a port Airflow listens on ({listening})"
+            )
+        ports[number] = by_container_port[number]
+        if "name" in port:
+            ports[port["name"]] = by_container_port[number]
+    return overrides, ports
+
+
+# ---------------------------------------------------------------- Services
+
+
+def _selects(service: Manifest, labels: dict[str, str]) -> bool:
+    selector = service["spec"].get("selector") or {}
+    return bool(selector) and selector.items() <= labels.items()
+
+
+def service_endpoints(cluster: Cluster, pods: list[PodPlan]) -> dict[tuple[str, str], int]:
+    """(service name, service port) -> local port of the container behind it."""
+    endpoints: dict[tuple[str, str], int] = {}
+    for service in cluster.of_kind("Service"):
+        name = service["metadata"]["name"]
+        backing = [p for p in pods if _selects(service, p.labels)]
+        for port in service["spec"]["ports"]:
+            target = str(port.get("targetPort", port["port"]))
+            for pod in backing:
+                for process in pod.main:
+                    if target in process.ports:
+                        endpoints[(name, str(port["port"]))] = process.ports[target]
+    return endpoints
+
+
+def _local_url(
+    match: re.Match[str], services: set[str], endpoints: dict[tuple[str, str], int], where: str
+) -> str:
+    """One URL: unchanged unless its host is a Service name, then 127.0.0.1 and the local port."""
+    host = match["host"].split(".")[0] if ".svc" in match["host"] else match["host"]
+    if "." in host or host in ("localhost", "127.0.0.1"):
+        return match[0]
+    if host not in services:
+        raise RunPlanError(f"{where} names host {host!r}, which is no Service of this release")
+    if (host, match["port"]) not in endpoints:
+        raise RunPlanError(f"{where} names {host}:{match['port']}, but no running container serves that port")
+    auth = f"{match['auth']}@" if match["auth"] is not None else ""
+    return f"{match['scheme']}{auth}127.0.0.1:{endpoints[(host, match['port'])]}"
+
+
+def rewrite_urls(
+    options: dict[tuple[str, str], str], services: set[str], endpoints: dict[tuple[str, str], int], where: str
+) -> dict[str, str]:
+    """Env overrides pointing in-cluster URLs at the local port behind the named Service."""
+    overrides = {}
+    for (section, key), value in options.items():
+        here = f"{where}: [{section}] {key}"
+        new = _URL.sub(lambda m, here=here: _local_url(m, services, endpoints, here), value)
+        if new != value:
+            overrides[env_name(section, key)] = new
+    return overrides
+
+
+# ---------------------------------------------------------------- planning
+
+
+def _container_where(obj: Manifest, container: dict[str, Any]) -> str:
+    return f"{obj['kind']}/{obj['metadata']['name']} container {container['name']}"
+
+
+def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
+    template = pod_template(obj)
+    spec = template["spec"]
+    labels = template["metadata"].get("labels") or {}
+    name = labels.get("app.kubernetes.io/component", obj["metadata"]["name"])
+    root = run_root / "pods" / name
+    if root.exists():
+        shutil.rmtree(root)
+
+    def process(container: dict[str, Any]) -> Process:
+        where = _container_where(obj, container)
+        env = resolve_env(container, cluster, obj["metadata"]["name"], where)
+        mounts = materialise_mounts(spec, container, cluster, root, run_root, where)
+        options = effective_options(root, env)
+        overrides = path_overrides(options, env, [IMAGE_AIRFLOW_HOME, *mounts], root)
+        port_env, ports = port_overrides(options, container, where)
+        argv = [*(container.get("command") or []), *(container.get("args") or [])]
+        argv = [expand(str(a), env, f"{where}.args") for a in argv]
+        if not argv:
+            raise RunPlanError(f"{where}: no command or args: the image's default command is not emulated")
+        probes = {
+            k: container[k] for k in ("startupProbe", "livenessProbe", "readinessProbe") if k in container
+        }
+        local_path(root, "/home/airflow").mkdir(parents=True, exist_ok=True)
+        env = {**env, **overrides, **port_env}
+        return Process(name, container["name"], argv, env, root, options, ports, probes)
+
+    return PodPlan(
+        name=name,
+        kind=obj["kind"],
+        labels=labels,
+        root=root,
+        init=[process(c) for c in spec.get("initContainers") or []],
+        main=[process(c) for c in spec["containers"]],
+    )
+
+
+def build_plan(objects: list[Manifest], run_root: Path) -> RunPlan:
+    """Plan every pod of the render; Services are wired once every port is known."""
+    cluster = Cluster(objects)
+    jobs = cluster.of_kind("Job")
+    if len(jobs) != 1:
+        raise RunPlanError(f"expected one migration Job in the render, found {len(jobs)}")
+    workloads = [
+        plan_pod(o, cluster, run_root)
+        for o in cluster.of_kind("Deployment", "StatefulSet")
+        if o["spec"].get("replicas", 1) != 0
+    ]
+    migration = plan_pod(jobs[0], cluster, run_root)
+    endpoints = service_endpoints(cluster, workloads)
+    services = {s["metadata"]["name"] for s in cluster.of_kind("Service")}
+    for pod in [migration, *workloads]:
+        for process in pod.init + pod.main:
+            process.env.update(rewrite_urls(process.options, services, endpoints, process.name))
+    return RunPlan(migration=migration, workloads=workloads, endpoints=endpoints)

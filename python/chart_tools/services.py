@@ -1,0 +1,234 @@
+"""Private PostgreSQL and Redis servers for the runtime tier.
+
+Where a Docker engine answers, testcontainers runs the official images; elsewhere (our machines
+have no engine) the Debian server binaries run on free loopback ports with their own data
+directories. `python -m chart_tools.services` (run by `make setup-runtime`) installs the Debian
+packages when the binaries are missing and we are root on Debian, and otherwise says what to
+install. Only the standard library is imported at module level so setup can run it early.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}
+POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway server
+
+
+class ServiceError(RuntimeError):
+    """A service binary is missing or a server did not come up."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """How to reach one server."""
+
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    database: str = ""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _postgres_bin(name: str) -> str:
+    """A PostgreSQL server binary: PATH first, then Debian's versioned folder (newest)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
+    ):
+        if (folder / name).exists():
+            return str(folder / name)
+    raise ServiceError(f"PostgreSQL's {name} is not installed (Debian: apt-get install postgresql)")
+
+
+def missing_binaries() -> list[str]:
+    """Debian packages whose server binary cannot be found."""
+    missing = []
+    for package, binary in DEBIAN_PACKAGES.items():
+        try:
+            _postgres_bin(binary) if package == "postgresql" else _which(binary)
+        except ServiceError:
+            missing.append(package)
+    return missing
+
+
+def _which(name: str) -> str:
+    found = shutil.which(name)
+    if not found:
+        raise ServiceError(f"{name} is not installed (Debian: apt-get install redis-server)")
+    return found
+
+
+def _run_as_postgres_user() -> list[str]:
+    """initdb and postgres refuse to run as root: drop to the `postgres` account when we are root."""
+    return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+
+
+def _wait_for_port(port: int, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.1)
+    raise ServiceError(f"{what} did not listen on 127.0.0.1:{port} within {timeout:.0f} s")
+
+
+def _run(cmd: list[str], what: str) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise ServiceError(
+            f"{what} failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-400:]}"
+        )
+
+
+@contextlib.contextmanager
+def local_postgres() -> Iterator[Endpoint]:
+    """A throwaway PostgreSQL cluster on a free port; a database and user `airflow` in it.
+
+    Its data lives in a folder of its own (owned by `postgres` when we are root), removed on exit.
+    """
+    prefix = _run_as_postgres_user()
+    data = Path(tempfile.mkdtemp(prefix="chart-tools-postgres-"))
+    if prefix:
+        shutil.chown(data, "postgres")
+    port = free_port()
+    pg_ctl = [*prefix, _postgres_bin("pg_ctl"), "-D", str(data / "db")]
+    try:
+        _run(
+            [*prefix, _postgres_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust"],
+            "initdb",
+        )
+        options = (
+            f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off -c full_page_writes=off -c max_connections=300"
+        )
+        _run([*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w", "start"], "pg_ctl start")
+        psql = [*prefix, _postgres_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        role = f"CREATE ROLE airflow LOGIN PASSWORD '{POSTGRES_PASSWORD}'"
+        _run(
+            [*psql, "-c", role, "-c", "CREATE DATABASE airflow OWNER airflow"],
+            "creating the airflow database",
+        )
+        yield Endpoint("127.0.0.1", port, "airflow", POSTGRES_PASSWORD, "airflow")
+    finally:
+        subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_redis(workdir: Path) -> Iterator[Endpoint]:
+    """A throwaway redis-server on a free port, no persistence."""
+    port = free_port()
+    folder = workdir / "redis"
+    folder.mkdir(parents=True)
+    with open(folder / "server.log", "wb") as log:
+        args = [
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(folder),
+        ]
+        proc = subprocess.Popen(
+            [_which("redis-server"), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_for_port(port, "redis-server")
+        yield Endpoint("127.0.0.1", port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def docker_available() -> bool:
+    """True when a Docker engine answers (testcontainers can then run the official images)."""
+    if not shutil.which("docker"):
+        return False
+    done = subprocess.run(["docker", "info"], capture_output=True, timeout=20)
+    return done.returncode == 0
+
+
+@contextlib.contextmanager
+def docker_services() -> Iterator[tuple[Endpoint, Endpoint]]:
+    """PostgreSQL and Redis from the official images through testcontainers."""
+    from testcontainers.postgres import PostgresContainer  # type: ignore[import-not-found]
+    from testcontainers.redis import RedisContainer  # type: ignore[import-not-found]
+
+    with (
+        PostgresContainer(
+            "postgres:17.6", username="airflow", password=POSTGRES_PASSWORD, dbname="airflow"
+        ) as pg,
+        RedisContainer("redis:7.4") as redis,
+    ):
+        yield (
+            Endpoint(
+                pg.get_container_host_ip(),
+                int(pg.get_exposed_port(5432)),
+                "airflow",
+                POSTGRES_PASSWORD,
+                "airflow",
+            ),
+            Endpoint(redis.get_container_host_ip(), int(redis.get_exposed_port(6379))),
+        )
+
+
+@contextlib.contextmanager
+def services(workdir: Path | None = None) -> Iterator[tuple[Endpoint, Endpoint]]:
+    """(postgres, redis) for one run; everything is stopped and removed on exit."""
+    if docker_available():
+        with docker_services() as endpoints:
+            yield endpoints
+        return
+    with contextlib.ExitStack() as stack:
+        root = workdir or Path(
+            stack.enter_context(tempfile.TemporaryDirectory(prefix="chart-tools-services-"))
+        )
+        postgres = stack.enter_context(local_postgres())
+        redis = stack.enter_context(local_redis(root))
+        yield postgres, redis
+
+
+def ensure_installed() -> int:
+    """Install the Debian server packages when missing (root on Debian), else explain."""
+    missing = missing_binaries()
+    if not missing:
+        return 0
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print(f"setup: installing Debian packages {' '.join(missing)}")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
+        )
+        return 0 if not missing_binaries() else 1
+    packages = " ".join(missing)
+    print(f"setup: the runtime tier needs {packages}: install them (Debian: apt-get install {packages})")
+    return 1 if os.environ.get("CI") == "true" else 0
+
+
+if __name__ == "__main__":
+    sys.exit(ensure_installed())

@@ -1,0 +1,282 @@
+"""`chart-tools smoke`: run the chart's rendered Airflow for real and prove a DAG runs.
+
+Render the chart with values pointing the database at a private local PostgreSQL, plan every
+pod (runplan), run the migration Job, start every workload, then act as a user: log in through
+the api-server Service with the chart's admin credentials, trigger the example DAG over the REST
+API and wait for every task to succeed. Each container's probes are run once at the end.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from chart_tools import ROOT
+from chart_tools.render import Manifest, RenderError, render
+from chart_tools.runplan import IMAGE_AIRFLOW_HOME, PodPlan, RunPlan, RunPlanError, build_plan, local_path
+from chart_tools.runtime import Runner, StepError, echo, http_ok, run_probe, wait_until
+from chart_tools.services import Endpoint, ServiceError, services
+
+DAGS = ROOT / "dags"
+DEFAULT_PROFILE = ROOT / "values" / "local-executor.yaml"
+DB_SECRET = "chart-tools-smoke-db"
+TIMEOUTS = {"migrate": 300.0, "start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
+
+
+@dataclass
+class SmokeResult:
+    ok: bool
+    run_dir: Path
+    phases: dict[str, float] = field(default_factory=dict)
+    workloads: list[str] = field(default_factory=list)
+    run_id: str = ""
+    tasks: dict[str, str] = field(default_factory=dict)
+    failure: str = ""
+
+    def report(self) -> str:
+        lines = [f"workloads started: {', '.join(self.workloads) or 'none'}"]
+        lines += [f"phase {name}: {seconds:.1f} s" for name, seconds in self.phases.items()]
+        if self.run_id:
+            lines.append(f"DAG run: {self.run_id}")
+        lines += [f"  task {task}: {state}" for task, state in self.tasks.items()]
+        lines.append("result: SUCCESS" if self.ok else f"result: FAILED at {self.failure}")
+        return "\n".join(lines)
+
+
+def runtime_values(pg: Endpoint, run_dir: Path) -> tuple[Path, Manifest]:
+    """Values pointing base.database at the local server, and the Secret a user would create."""
+    values = {
+        "base": {
+            "database": {
+                "type": "external",
+                "external": {
+                    "host": pg.host,
+                    "port": pg.port,
+                    "database": pg.database,
+                    "user": pg.user,
+                    "passwordSecret": {"name": DB_SECRET, "key": "password"},
+                },
+            }
+        }
+    }
+    path = run_dir / "runtime-values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": DB_SECRET},
+        "stringData": {"password": pg.password},
+    }
+    return path, secret
+
+
+def place_dags(pod: PodPlan) -> None:
+    """DAGs are baked into the image: put them where each pod's Airflow looks for them."""
+    for process in pod.init + pod.main:
+        home = process.env.get("AIRFLOW_HOME", str(local_path(pod.root, IMAGE_AIRFLOW_HOME)))
+        folder = Path(process.env.get("AIRFLOW__CORE__DAGS_FOLDER", f"{home}/dags"))
+        folder.mkdir(parents=True, exist_ok=True)
+        for dag in DAGS.glob("*.py"):
+            shutil.copy(dag, folder / dag.name)
+
+
+def admin_credentials(plan: RunPlan) -> tuple[str, str]:
+    """The login the chart's migration Job creates (its `airflow users create` arguments)."""
+    for process in plan.migration.init + plan.migration.main:
+        if process.argv[:3] == ["airflow", "users", "create"]:
+            args = dict(a.removeprefix("--").split("=", 1) for a in process.argv[3:] if "=" in a)
+            return args["username"], args["password"]
+    raise StepError("login", "the migration Job creates no admin user")
+
+
+def api_base_url(plan: RunPlan, objects: list[Manifest]) -> str:
+    """The api-server as a user reaches it: through its Service."""
+    for service in objects:
+        if (
+            service["kind"] == "Service"
+            and service["metadata"]["labels"].get("app.kubernetes.io/component") == "api-server"
+        ):
+            port = str(service["spec"]["ports"][0]["port"])
+            local = plan.endpoints.get((service["metadata"]["name"], port))
+            if local is None:
+                raise StepError("api", f"Service {service['metadata']['name']}:{port} has no running backend")
+            return f"http://127.0.0.1:{local}"
+    raise StepError("api", "the render has no api-server Service")
+
+
+class Api:
+    """The Airflow 3 REST API, logged in as a user would."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base = base
+        response = requests.post(
+            f"{base}/auth/token", json={"username": username, "password": password}, timeout=30
+        )
+        if response.status_code not in (200, 201):
+            raise StepError(
+                "login", f"POST /auth/token as {username}: {response.status_code} {response.text[:200]}"
+            )
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kwargs)
+
+    def json(self, method: str, path: str, step: str, **kwargs: Any) -> Any:
+        response = self.call(method, path, **kwargs)
+        if not response.ok:
+            raise StepError(step, f"{method} {path}: {response.status_code} {response.text[:300]}")
+        return response.json()
+
+
+class Smoke:
+    """One smoke run; `run()` never raises for a failed step: the result says what failed."""
+
+    def __init__(
+        self,
+        values_files: list[Path],
+        helm_major: int = 3,
+        dag_id: str = "tutorial",
+        mutate: Callable[[list[Manifest]], None] | None = None,
+        on_started: Callable[[Runner], None] | None = None,
+    ) -> None:
+        self.values_files = values_files
+        self.helm_major = helm_major
+        self.dag_id = dag_id
+        self.mutate = mutate
+        self.on_started = on_started
+        self.run_dir = Path(tempfile.mkdtemp(prefix="chart-tools-smoke-"))
+        self.result = SmokeResult(ok=False, run_dir=self.run_dir)
+        self.runner = Runner(self.run_dir / "logs")
+
+    def phase(self, name: str, func: Callable[[], Any]) -> Any:
+        echo(f"smoke: {name} ...")
+        start = time.monotonic()
+        value = func()
+        self.result.phases[name] = time.monotonic() - start
+        echo(f"smoke: {name} done in {self.result.phases[name]:.1f} s")
+        return value
+
+    def run(self) -> SmokeResult:
+        try:
+            with services(self.run_dir / "services") as (pg, _redis):
+                try:
+                    self._run(pg)
+                    self.result.ok = True
+                finally:
+                    self.runner.stop_all()
+        except (StepError, RunPlanError, ServiceError, RenderError) as err:
+            self.result.failure = str(err)
+            echo(f"smoke: FAILED at {err}\n{self.runner.tails()}")
+        except KeyboardInterrupt:
+            self.result.failure = "interrupted"
+            echo("smoke: interrupted; every process was stopped")
+        return self.result
+
+    def _run(self, pg: Endpoint) -> None:
+        objects = self.phase("render", lambda: self._render(pg))
+        plan = self.phase("plan", lambda: build_plan(objects, self.run_dir))
+        for pod in plan.workloads:
+            place_dags(pod)
+        self.phase(
+            "migrate", lambda: self.runner.start_pod_to_completion(plan.migration, TIMEOUTS["migrate"])
+        )
+        self.phase("start", lambda: self._start(plan))
+        if self.on_started:
+            self.on_started(self.runner)
+        self.phase("ready", lambda: self._ready(plan))
+        api = Api(api_base_url(plan, objects), *admin_credentials(plan))
+        self.phase("parse", lambda: self._wait_parsed(api))
+        self.phase("run", lambda: self._trigger_and_wait(api))
+        self.phase("probes", lambda: self._probes(plan))
+
+    def _render(self, pg: Endpoint) -> list[Manifest]:
+        values, secret = runtime_values(pg, self.run_dir)
+        objects = [*copy.deepcopy(render([*self.values_files, values], helm_major=self.helm_major)), secret]
+        if self.mutate:
+            self.mutate(objects)
+        return objects
+
+    def _start(self, plan: RunPlan) -> None:
+        errors: list[BaseException] = []
+
+        def start(pod: PodPlan) -> None:
+            try:
+                self.runner.start_pod(pod, TIMEOUTS["start"])
+            except BaseException as err:  # reported below, in the main thread
+                errors.append(err)
+
+        threads = [threading.Thread(target=start, args=(pod,)) for pod in plan.workloads]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        self.result.workloads = [p.name for p in plan.workloads]
+
+    def _ready(self, plan: RunPlan) -> None:
+        """Every container with an HTTP readiness or startup probe answers it."""
+        for pod in plan.workloads:
+            for process in pod.main:
+                probe = process.probes.get("readinessProbe") or process.probes.get("startupProbe")
+                if probe and "httpGet" in probe:
+                    port = process.ports[str(probe["httpGet"]["port"])]
+                    url = f"http://127.0.0.1:{port}{probe['httpGet'].get('path', '/')}"
+                    wait_until(
+                        f"{process.name} ready", lambda url=url: http_ok(url), TIMEOUTS["ready"], self.runner
+                    )
+
+    def _wait_parsed(self, api: Api) -> None:
+        wait_until(
+            f"DAG {self.dag_id} parsed",
+            lambda: api.call("GET", f"/dags/{self.dag_id}").status_code == 200,
+            TIMEOUTS["parse"],
+            self.runner,
+            interval=2,
+        )
+
+    def _trigger_and_wait(self, api: Api) -> None:
+        api.json("PATCH", f"/dags/{self.dag_id}", "unpause", json={"is_paused": False})
+        logical_date = dt.datetime.now(dt.UTC).isoformat()
+        run = api.json("POST", f"/dags/{self.dag_id}/dagRuns", "trigger", json={"logical_date": logical_date})
+        self.result.run_id = run["dag_run_id"]
+        echo(f"smoke: triggered {self.dag_id} run {self.result.run_id}")
+        state = {"value": run["state"], "since": time.monotonic()}
+
+        def finished() -> bool:
+            current = api.json("GET", f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}", "run")["state"]
+            if current != state["value"] or time.monotonic() - state["since"] > 15:
+                echo(f"smoke: DAG run state {current}")
+                state.update(value=current, since=time.monotonic())
+            return current in ("success", "failed")
+
+        wait_until(f"DAG run {self.result.run_id}", finished, TIMEOUTS["run"], self.runner, interval=2)
+        tasks = api.json("GET", f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}/taskInstances", "tasks")
+        self.result.tasks = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+        if state["value"] != "success" or set(self.result.tasks.values()) != {"success"}:
+            raise StepError("run", f"DAG run ended {state['value']}; tasks {self.result.tasks}")
+
+    def _probes(self, plan: RunPlan) -> None:
+        for pod in plan.workloads:
+            for process in pod.main:
+                for probe in process.probes.values():
+                    run_probe(process, probe)
+
+    def cleanup(self, keep: bool) -> None:
+        """Remove the run folder after a success unless asked to keep it; keep it after a failure."""
+        if self.result.ok and not keep:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        else:
+            echo(f"smoke: run folder kept: {self.run_dir}")

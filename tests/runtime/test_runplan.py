@@ -1,0 +1,159 @@
+"""The run plan from rendered objects: env, volumes, ports and Services, and their error paths."""
+
+import copy
+from urllib.parse import urlsplit
+
+import pytest
+from chart_tools.render import find, render
+from chart_tools.runplan import (
+    Cluster,
+    RunPlanError,
+    build_plan,
+    expand,
+    materialise_mounts,
+    resolve_env,
+)
+from chart_tools.services import Endpoint
+from chart_tools.smoke import runtime_values
+
+from tests.helpers import container, deployment, pod_of
+
+PG = Endpoint("127.0.0.1", 15432, "airflow", "s3cret", "airflow")
+
+
+@pytest.fixture
+def objects(tmp_path):
+    """The default render pointed at a (pretend) local database, plus the user's DB Secret."""
+    values, secret = runtime_values(PG, tmp_path)
+    return [*copy.deepcopy(render([values])), secret]
+
+
+def test_env_resolves_secrets_and_expands_references(objects):
+    cluster = Cluster(objects)
+    scheduler = container(deployment(objects, "scheduler"), "scheduler")
+    env = resolve_env(scheduler, cluster, "pod", "scheduler")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql://airflow:s3cret@127.0.0.1:15432/airflow"
+    secret = find(objects, "Secret", "-airflow")
+    assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) == 64
+    assert (
+        env["AIRFLOW__API_AUTH__JWT_SECRET"]
+        == Cluster([secret]).data("Secret", secret["metadata"]["name"], "")["jwt-secret"]
+    )
+
+
+def test_expansion_rules():
+    assert expand("a$(X)b$$(X)", {"X": "1"}, "here") == "a1b$(X)"
+    with pytest.raises(RunPlanError, match=r"here: \$\(Y\) refers to no variable"):
+        expand("$(Y)", {}, "here")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        (
+            [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k"}}}],
+            "Secret 'nope' does not exist",
+        ),
+        (
+            [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "chart-tools-smoke-db", "key": "k"}}}],
+            "has no key 'k'",
+        ),
+        (
+            [{"name": "A", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}],
+            "ConfigMap 'cm' does not",
+        ),
+        ([{"name": "A", "value": "$(UNDEFINED)"}], r"\$\(UNDEFINED\) refers to no variable"),
+        (
+            [{"name": "A", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}],
+            "unsupported valueFrom",
+        ),
+    ],
+)
+def test_unresolvable_env_fails_naming_the_variable(objects, env, message):
+    with pytest.raises(RunPlanError, match=message) as err:
+        resolve_env({"name": "c", "env": env}, Cluster(objects), "pod", "Deployment/x container c")
+    assert "Deployment/x container c.env[A]" in str(err.value)
+
+
+def test_optional_reference_to_a_missing_secret_is_skipped(objects):
+    env = [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k", "optional": True}}}]
+    assert resolve_env({"name": "c", "env": env}, Cluster(objects), "pod", "x") == {}
+
+
+def test_mounts_materialise_configmap_files_and_emptydirs(objects, tmp_path):
+    obj = deployment(objects, "api-server")
+    c = container(obj, "api-server")
+    paths = materialise_mounts(pod_of(obj), c, Cluster(objects), tmp_path / "pod", tmp_path, "x")
+    config = find(objects, "ConfigMap", "-config")["data"]
+    assert (tmp_path / "pod/opt/airflow/airflow.cfg").read_text() == config["airflow.cfg"]
+    assert (tmp_path / "pod/opt/airflow/webserver_config.py").read_text() == config["webserver_config.py"]
+    assert (tmp_path / "pod/tmp").is_dir() and (tmp_path / "pod/opt/airflow/logs").is_dir()
+    assert "/opt/airflow/airflow.cfg" in paths
+
+
+@pytest.mark.parametrize(
+    ("volumes", "mounts", "message"),
+    [
+        ([], [{"name": "v", "mountPath": "/x"}], "volume 'v' is not declared"),
+        ([{"name": "v", "hostPath": {"path": "/"}}], [{"name": "v", "mountPath": "/x"}], "not emulated"),
+        (
+            [{"name": "v", "configMap": {"name": "missing"}}],
+            [{"name": "v", "mountPath": "/x"}],
+            "does not exist",
+        ),
+        (
+            [{"name": "v", "secret": {"secretName": "chart-tools-smoke-db"}}],
+            [{"name": "v", "mountPath": "/x", "subPath": "nokey"}],
+            "has no key 'nokey'",
+        ),
+    ],
+)
+def test_bad_mounts_fail_naming_the_mount(objects, tmp_path, volumes, mounts, message):
+    with pytest.raises(RunPlanError, match=message) as err:
+        materialise_mounts(
+            {"volumes": volumes}, {"volumeMounts": mounts}, Cluster(objects), tmp_path, tmp_path, "c"
+        )
+    assert "c.volumeMounts[/x]" in str(err.value)
+
+
+def test_plan_wires_the_execution_api_through_the_api_server_service(objects, tmp_path):
+    plan = build_plan(objects, tmp_path)
+    api_server = plan.pod("api-server").main[0]
+    service = find(objects, "Service", "-api-server")
+    local = plan.endpoints[(service["metadata"]["name"], str(service["spec"]["ports"][0]["port"]))]
+    assert api_server.env["AIRFLOW__API__PORT"] == str(local)
+    url = urlsplit(plan.pod("scheduler").main[0].env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"])
+    assert (url.hostname, url.port, url.path) == ("127.0.0.1", local, "/execution/")
+
+
+def test_plan_maps_paths_into_each_pod_root(objects, tmp_path):
+    scheduler = build_plan(objects, tmp_path).pod("scheduler").main[0]
+    assert scheduler.env["AIRFLOW_HOME"] == str(tmp_path / "pods/scheduler/opt/airflow")
+    assert scheduler.env["AIRFLOW__CORE__DAGS_FOLDER"] == str(tmp_path / "pods/scheduler/opt/airflow/dags")
+    assert scheduler.env["AIRFLOW__LOGGING__BASE_LOG_FOLDER"] == str(
+        tmp_path / "pods/scheduler/opt/airflow/logs"
+    )
+    assert scheduler.argv == ["airflow", "scheduler"]
+
+
+def test_execution_api_url_to_a_wrong_service_port_is_caught(objects, tmp_path):
+    cfg = find(objects, "ConfigMap", "-config")["data"]
+    cfg["airflow.cfg"] = cfg["airflow.cfg"].replace(
+        "-api-server:8080/execution/", "-api-server:9090/execution/"
+    )
+    with pytest.raises(RunPlanError, match=r"airflow-api-server:9090, but no running container serves"):
+        build_plan(objects, tmp_path)
+
+
+def test_execution_api_url_to_an_unknown_host_is_caught(objects, tmp_path):
+    cfg = find(objects, "ConfigMap", "-config")["data"]
+    cfg["airflow.cfg"] = cfg["airflow.cfg"].replace("http://airflow-api-server:", "http://api-servr:")
+    with pytest.raises(RunPlanError, match="'api-servr', which is no Service"):
+        build_plan(objects, tmp_path)
+
+
+def test_container_port_airflow_does_not_listen_on_is_caught(objects, tmp_path):
+    api = container(deployment(objects, "api-server"), "api-server")
+    api["ports"][0]["containerPort"] = 8000
+    with pytest.raises(RunPlanError, match="containerPort 8000 is not a port Airflow listens on"):
+        build_plan(objects, tmp_path)

@@ -1,0 +1,74 @@
+"""End to end: the chart's rendered Airflow runs the example DAG with real processes.
+
+Each test starts its own PostgreSQL and Redis, runs the migration Job and every workload, and
+acts as a user through the REST API. The breakage tests change one thing in the rendered
+objects, as a chart bug would, and require the run to fail at the right step.
+"""
+
+import os
+import signal
+
+import pytest
+from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+
+from tests.helpers import AIRFLOW_COMPONENTS, deployment, pod_of
+
+pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
+
+
+def run(**kwargs):
+    smoke = Smoke([DEFAULT_PROFILE], **kwargs)
+    result = smoke.run()
+    smoke.cleanup(keep=False)
+    return result
+
+
+def test_local_executor_runs_the_tutorial_dag():
+    result = run()
+    assert result.ok, result.failure
+    assert sorted(result.workloads) == sorted(AIRFLOW_COMPONENTS)
+    assert result.tasks == {"print_date": "success", "sleep": "success", "templated": "success"}
+    assert result.run_id.startswith("manual__")
+    assert not result.run_dir.exists()  # cleaned after success
+
+
+def test_killing_a_workload_fails_the_smoke_and_shows_its_log(capfd):
+    def kill_scheduler(runner):
+        running = next(r for r in runner.running if r.process.pod == "scheduler")
+        os.killpg(running.popen.pid, signal.SIGKILL)
+
+    smoke = Smoke([DEFAULT_PROFILE], on_started=kill_scheduler)
+    result = smoke.run()
+    assert all(r.popen.poll() is not None for r in smoke.runner.running)  # every process stopped
+    smoke.cleanup(keep=False)
+    assert not result.ok
+    assert result.failure.startswith("scheduler/scheduler: exited with code")
+    err = capfd.readouterr().err
+    assert "----- scheduler.scheduler" in err
+    assert result.run_dir.exists()  # kept for inspection after a failure
+
+
+def _set_env(objects, component, name, value):
+    """Give one workload's containers a literal value for `name`, as a wiring bug would."""
+    found = False
+    pod = pod_of(deployment(objects, component))
+    for c in pod["containers"] + pod["initContainers"]:
+        for item in c["env"]:
+            if item["name"] == name:
+                item.clear()
+                item.update(name=name, value=value)
+                found = True
+    assert found
+
+
+def test_a_jwt_secret_not_shared_with_the_scheduler_fails_the_dag_run():
+    result = run(mutate=lambda objs: _set_env(objs, "scheduler", "AIRFLOW__API_AUTH__JWT_SECRET", "x" * 64))
+    assert not result.ok
+    assert result.failure.startswith("run: DAG run ended failed")
+
+
+def test_a_wrong_database_port_for_one_workload_fails_at_that_workload():
+    url = "postgresql://airflow:airflow-smoke@127.0.0.1:1/airflow"
+    result = run(mutate=lambda objs: _set_env(objs, "scheduler", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url))
+    assert not result.ok
+    assert result.failure.startswith("scheduler/wait-for-migrations: exited with code")
