@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,6 +53,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_smoke(args: argparse.Namespace) -> int:
     from chart_tools.smoke import DEFAULT_PROFILE, Smoke
 
@@ -59,6 +64,8 @@ def cmd_smoke(args: argparse.Namespace) -> int:
         if not path.is_file():
             raise UserError(f"values file not found: {path}")
     smoke = Smoke(args.values or [DEFAULT_PROFILE], helm_major=args.helm)
+    # A CI runner's SIGTERM stops the run like Ctrl-C: every process and service is stopped.
+    signal.signal(signal.SIGTERM, _interrupt)
     result = smoke.run()
     print(result.report())
     smoke.cleanup(args.keep)

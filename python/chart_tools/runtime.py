@@ -63,12 +63,16 @@ class Runner:
 
     logs: Path
     running: list[Running] = field(default_factory=list)
+    oneshots: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    stopped: bool = False
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def log_path(self, process: Process) -> Path:
         return self.logs / f"{process.pod}.{process.container}.log"
 
     def _popen(self, process: Process) -> tuple[subprocess.Popen[bytes], Path]:
+        if self.stopped:  # a starter thread outlived stop_all (Ctrl-C): start nothing more
+            raise StepError(process.name, "not started: the run is stopping")
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.log_path(process)
         with open(log, "ab") as out:
@@ -86,6 +90,8 @@ class Runner:
     def run_to_completion(self, process: Process, timeout: float) -> None:
         """Run a one-shot container (init container, Job); non-zero exit is a StepError."""
         popen, log = self._popen(process)
+        with self._lock:
+            self.oneshots.append(popen)
         try:
             code = popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -122,15 +128,18 @@ class Runner:
                     raise StepError(r.process.name, f"exited with code {code} while it should be running")
 
     def stop_all(self) -> None:
+        """SIGTERM every process group, SIGKILL what is left after the grace period."""
         with self._lock:
-            for r in self.running:
+            self.stopped = True
+            popens = [r.popen for r in self.running] + self.oneshots
+            for popen in popens:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(r.popen.pid, signal.SIGTERM)
+                    os.killpg(popen.pid, signal.SIGTERM)
             deadline = time.monotonic() + STOP_GRACE_SECONDS
-            for r in self.running:
+            for popen in popens:
                 with contextlib.suppress(subprocess.TimeoutExpired):
-                    r.popen.wait(timeout=max(0.1, deadline - time.monotonic()))
-                stop_group(r.popen)
+                    popen.wait(timeout=max(0.1, deadline - time.monotonic()))
+                stop_group(popen)
 
     def tails(self, lines: int = 25) -> str:
         """The last lines of every container log, for failure reports."""

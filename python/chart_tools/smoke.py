@@ -159,6 +159,7 @@ class Smoke:
         self.run_dir = Path(tempfile.mkdtemp(prefix="chart-tools-smoke-"))
         self.result = SmokeResult(ok=False, run_dir=self.run_dir)
         self.runner = Runner(self.run_dir / "logs")
+        self.endpoints: list[Endpoint] = []
 
     def phase(self, name: str, func: Callable[[], Any]) -> Any:
         echo(f"smoke: {name} ...")
@@ -170,7 +171,8 @@ class Smoke:
 
     def run(self) -> SmokeResult:
         try:
-            with services(self.run_dir / "services") as (pg, _redis):
+            with services(self.run_dir / "services") as (pg, redis):
+                self.endpoints = [pg, redis]
                 try:
                     self._run(pg)
                     self.result.ok = True
@@ -217,7 +219,7 @@ class Smoke:
             except BaseException as err:  # reported below, in the main thread
                 errors.append(err)
 
-        threads = [threading.Thread(target=start, args=(pod,)) for pod in plan.workloads]
+        threads = [threading.Thread(target=start, args=(pod,), daemon=True) for pod in plan.workloads]
         for thread in threads:
             thread.start()
         for thread in threads:

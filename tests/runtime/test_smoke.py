@@ -7,6 +7,7 @@ objects, as a chart bug would, and require the run to fail at the right step.
 
 import os
 import signal
+import socket
 
 import pytest
 from chart_tools.smoke import DEFAULT_PROFILE, Smoke
@@ -72,3 +73,23 @@ def test_a_wrong_database_port_for_one_workload_fails_at_that_workload():
     result = run(mutate=lambda objs: _set_env(objs, "scheduler", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", url))
     assert not result.ok
     assert result.failure.startswith("scheduler/wait-for-migrations: exited with code")
+
+
+def test_ctrl_c_stops_every_process_and_service():
+    seen = {}
+
+    def interrupt(runner):
+        seen["pids"] = [r.popen.pid for r in runner.running]
+        raise KeyboardInterrupt
+
+    smoke = Smoke([DEFAULT_PROFILE], on_started=interrupt)
+    result = smoke.run()
+    smoke.cleanup(keep=False)
+    assert result.failure == "interrupted"
+    assert len(seen["pids"]) == len(AIRFLOW_COMPONENTS)
+    for pid in seen["pids"]:
+        with pytest.raises(ProcessLookupError):
+            os.killpg(pid, 0)  # the whole process group is gone
+    for endpoint in smoke.endpoints:  # PostgreSQL and Redis are stopped too
+        with pytest.raises(OSError):
+            socket.create_connection((endpoint.host, endpoint.port), timeout=2).close()
