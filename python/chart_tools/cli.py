@@ -27,10 +27,14 @@ def _render_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _objects(args: argparse.Namespace) -> list[dict]:
-    for path in args.values:
+def _check_files(paths: list[Path]) -> None:
+    for path in paths:
         if not path.is_file():
             raise UserError(f"values file not found: {path}")
+
+
+def _objects(args: argparse.Namespace) -> list[dict]:
+    _check_files(args.values)
     return render(args.values, args.set_values, args.helm, args.kube_version)
 
 
@@ -60,9 +64,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def cmd_smoke(args: argparse.Namespace) -> int:
     from chart_tools.smoke import DEFAULT_PROFILE, Smoke
 
-    for path in args.values:
-        if not path.is_file():
-            raise UserError(f"values file not found: {path}")
+    _check_files(args.values)
     smoke = Smoke(args.values or [DEFAULT_PROFILE], helm_major=args.helm)
     # A CI runner's SIGTERM stops the run like Ctrl-C: every process and service is stopped.
     signal.signal(signal.SIGTERM, _interrupt)

@@ -46,17 +46,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _postgres_bin(name: str) -> str:
-    """A PostgreSQL server binary: PATH first, then Debian's versioned folder (newest)."""
+def _server_bin(name: str) -> str:
+    """A server binary: PATH first, then Debian's versioned PostgreSQL folders (newest first)."""
     found = shutil.which(name)
     if found:
         return found
-    for folder in sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name), reverse=True
-    ):
+    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+    for folder in reversed(versions):
         if (folder / name).exists():
             return str(folder / name)
-    raise ServiceError(f"PostgreSQL's {name} is not installed (Debian: apt-get install postgresql)")
+    package = next((p for p, b in DEBIAN_PACKAGES.items() if b == name), "postgresql")
+    raise ServiceError(f"{name} is not installed (Debian: apt-get install {package})")
 
 
 def missing_binaries() -> list[str]:
@@ -64,17 +64,10 @@ def missing_binaries() -> list[str]:
     missing = []
     for package, binary in DEBIAN_PACKAGES.items():
         try:
-            _postgres_bin(binary) if package == "postgresql" else _which(binary)
+            _server_bin(binary)
         except ServiceError:
             missing.append(package)
     return missing
-
-
-def _which(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        raise ServiceError(f"{name} is not installed (Debian: apt-get install redis-server)")
-    return found
 
 
 def _run_as_postgres_user() -> list[str]:
@@ -110,17 +103,17 @@ def local_postgres() -> Iterator[Endpoint]:
     if prefix:
         shutil.chown(data, "postgres")
     port = free_port()
-    pg_ctl = [*prefix, _postgres_bin("pg_ctl"), "-D", str(data / "db")]
+    pg_ctl = [*prefix, _server_bin("pg_ctl"), "-D", str(data / "db")]
     try:
         _run(
-            [*prefix, _postgres_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust"],
+            [*prefix, _server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust"],
             "initdb",
         )
         options = (
             f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         _run([*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w", "start"], "pg_ctl start")
-        psql = [*prefix, _postgres_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        psql = [*prefix, _server_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
         role = f"CREATE ROLE airflow LOGIN PASSWORD '{POSTGRES_PASSWORD}'"
         _run(
             [*psql, "-c", role, "-c", "CREATE DATABASE airflow OWNER airflow"],
@@ -152,7 +145,7 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
             str(folder),
         ]
         proc = subprocess.Popen(
-            [_which("redis-server"), *args],
+            [_server_bin("redis-server"), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
         )
