@@ -15,6 +15,7 @@ KINDS = {
     "v1": ["Secret", "ConfigMap", "Service", "ServiceAccount", "PersistentVolumeClaim"],
     "apps/v1": ["Deployment", "StatefulSet"],
     "batch/v1": ["Job"],
+    "policy/v1": ["PodDisruptionBudget"],
 }
 
 

@@ -8,12 +8,14 @@ defaults. Generating both artefacts from one source keeps the schema strict (dra
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import importlib_resources
 import yaml
 
 from chart_tools import CHART, ROOT
@@ -22,66 +24,33 @@ SCHEMA_FILE = CHART / "values.schema.json"
 README_FILES = (CHART / "README.md", ROOT / "README.md")
 BEGIN, END = "<!-- values-table:begin -->", "<!-- values-table:end -->"
 
-_QUANTITY = {"type": ["string", "number"], "description": "A Kubernetes quantity."}
-_KEY_REF = {
-    "type": "object",
-    "description": "A key of a Secret or ConfigMap.",
-    "additionalProperties": False,
-    "required": ["name", "key"],
-    "properties": {
-        "name": {"type": "string", "description": "Object name."},
-        "key": {"type": "string", "description": "Key inside the object."},
-        "optional": {"type": "boolean", "description": "Whether the key may be missing."},
-    },
-}
-DEFINITIONS: dict[str, Any] = {
-    "resources": {
-        "type": "object",
-        "description": "Container resources (Kubernetes `ResourceRequirements`).",
-        "additionalProperties": False,
-        "properties": {
-            "requests": {
-                "type": "object",
-                "description": "Requested resources.",
-                "additionalProperties": _QUANTITY,
-            },
-            "limits": {
-                "type": "object",
-                "description": "Resource limits.",
-                "additionalProperties": _QUANTITY,
-            },
-        },
-    },
-    "envVar": {
-        "type": "object",
-        "description": "A Kubernetes `EnvVar`.",
-        "additionalProperties": False,
-        "required": ["name"],
-        "properties": {
-            "name": {"type": "string", "description": "Variable name."},
-            "value": {"type": "string", "description": "Literal value (templated)."},
-            "valueFrom": {
-                "type": "object",
-                "description": "Where the value comes from.",
-                "additionalProperties": False,
-                "properties": {
-                    "secretKeyRef": _KEY_REF,
-                    "configMapKeyRef": _KEY_REF,
-                    "fieldRef": {
-                        "type": "object",
-                        "description": "A field of the pod.",
-                        "additionalProperties": False,
-                        "required": ["fieldPath"],
-                        "properties": {
-                            "fieldPath": {"type": "string", "description": "Path of the field."},
-                            "apiVersion": {"type": "string", "description": "Schema version."},
-                        },
-                    },
-                },
-            },
-        },
-    },
-}
+K8S_PREFIX = "#/definitions/io.k8s."
+K8S_SCHEMA_VERSION = "v1.30.0-local-strict"  # the oldest Kubernetes we support
+
+
+@functools.cache
+def _k8s_definitions() -> dict[str, Any]:
+    files = importlib_resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    return json.loads((files / K8S_SCHEMA_VERSION / "_definitions.json").read_text())["$defs"]
+
+
+def k8s_definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """The strict Kubernetes definitions `schema` refers to, with everything they refer to.
+
+    Values that pass through to pod specs (resources, env, affinity, tolerations) are checked
+    against Kubernetes' own strict schemas rather than a looser hand-written copy.
+    """
+    source = _k8s_definitions()
+    found: dict[str, Any] = {}
+    pending = re.findall(r'"#/definitions/(io\.k8s\.[^"]+)"', json.dumps(schema))
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        text = json.dumps(source[name]).replace('"#/$defs/', '"#/definitions/')
+        found[name] = json.loads(text)
+        pending += re.findall(r'"#/definitions/([^"]+)"', text)
+    return dict(sorted(found.items()))
 
 
 class DocsError(ValueError):
@@ -151,8 +120,8 @@ def property_schema(path: str, value: Any, docs: dict[str, KeyDoc]) -> dict[str,
         schema["type"] = "array"
         if "items" not in schema:
             raise DocsError(f"values.yaml: `{path}` is a list without `# @schema items: ...`")
-    else:
-        schema.setdefault("type", _type_of(value))
+    elif "type" not in schema:
+        schema["type"] = _type_of(value)
     return schema
 
 
@@ -160,14 +129,16 @@ def build_schema(values_text: str) -> dict[str, Any]:
     """The whole values.schema.json document."""
     values = yaml.safe_load(values_text)
     docs = parse_comments(values_text)
-    return {
+    properties = {key: property_schema(key, child, docs) for key, child in values.items()}
+    schema = {
         "$schema": "http://json-schema.org/draft-07/schema#",
         "title": "Values of the Airflow chart",
         "type": "object",
         "additionalProperties": False,
-        "properties": {key: property_schema(key, child, docs) for key, child in values.items()},
-        "definitions": DEFINITIONS,
+        "properties": properties,
     }
+    definitions = k8s_definitions(properties)
+    return {**schema, "definitions": definitions} if definitions else schema
 
 
 def _rows(path: str, value: Any, schema: dict[str, Any]) -> list[str]:
@@ -177,7 +148,9 @@ def _rows(path: str, value: Any, schema: dict[str, Any]) -> list[str]:
             for key, sub in schema["properties"].items()
             for row in _rows(f"{path}.{key}", value[key], sub)
         ]
-    kind = schema.get("type") or schema["$ref"].rsplit("/", 1)[-1]
+    kind = schema.get("type") or schema["$ref"].rsplit(".", 1)[-1]
+    if isinstance(kind, list):
+        kind = " or ".join(kind)
     if "enum" in schema:
         kind += " (" + ", ".join(f"`{v}`" for v in schema["enum"]) + ")"
     default = json.dumps(value, separators=(",", ":")).replace("|", r"\|")

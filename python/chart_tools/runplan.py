@@ -36,6 +36,7 @@ LISTEN_OPTIONS: dict[tuple[str, str], str] = {
     ("scheduler", "scheduler_health_check_server_port"): "8974",
     ("logging", "worker_log_server_port"): "8793",
     ("logging", "trigger_log_server_port"): "8794",
+    ("celery", "flower_port"): "5555",
 }
 POD_KINDS = ("Job", "Deployment", "StatefulSet")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")

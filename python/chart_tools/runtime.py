@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -41,11 +42,14 @@ def airflow_bin() -> Path:
 
 
 def process_env(process: Process) -> dict[str, str]:
-    """The container env plus what a shell needs; the caller's environment does not leak in."""
+    """The container env plus what a shell needs; the caller's environment does not leak in.
+
+    HOSTNAME is set as the kubelet sets it (probes such as Celery's ping rely on it)."""
     base = {
         "PATH": f"{airflow_bin()}:/usr/local/bin:/usr/bin:/bin",
         "LANG": "C.UTF-8",
         "PYTHONUNBUFFERED": "1",
+        "HOSTNAME": socket.gethostname(),
     }
     return {**base, **process.env}
 
@@ -189,6 +193,15 @@ def run_probe(process: Process, probe: dict, timeout: float = 120) -> None:
         url = f"http://127.0.0.1:{port}{get.get('path', '/')}"
         if not http_ok(url):
             raise StepError(f"{process.name} probe", f"GET {url} did not answer 2xx/3xx")
+    elif "tcpSocket" in probe:
+        target = str(probe["tcpSocket"]["port"])
+        port = process.ports.get(target)
+        if port is None:
+            raise StepError(f"{process.name} probe", f"port {target} is not a port of the container")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=10).close()
+        except OSError as err:
+            raise StepError(f"{process.name} probe", f"TCP 127.0.0.1:{port}: {err}") from None
     elif "exec" in probe:
         done = subprocess.run(
             probe["exec"]["command"],

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}
-POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway server
+POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
+REDIS_PASSWORD = "airflow-smoke-broker"
 
 
 class ServiceError(RuntimeError):
@@ -133,6 +134,8 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
     folder.mkdir(parents=True)
     with open(folder / "server.log", "wb") as log:
         args = [
+            "--requirepass",
+            REDIS_PASSWORD,
             "--port",
             str(port),
             "--bind",
@@ -151,7 +154,7 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
         )
     try:
         _wait_for_port(port, "redis-server")
-        yield Endpoint("127.0.0.1", port)
+        yield Endpoint("127.0.0.1", port, password=REDIS_PASSWORD)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -175,7 +178,7 @@ def docker_services() -> Iterator[tuple[Endpoint, Endpoint]]:
         PostgresContainer(
             "postgres:17.6", username="airflow", password=POSTGRES_PASSWORD, dbname="airflow"
         ) as pg,
-        RedisContainer("redis:7.4") as redis,
+        RedisContainer("redis:7.4.6", password=REDIS_PASSWORD) as redis,
     ):
         yield (
             Endpoint(
@@ -185,7 +188,7 @@ def docker_services() -> Iterator[tuple[Endpoint, Endpoint]]:
                 POSTGRES_PASSWORD,
                 "airflow",
             ),
-            Endpoint(redis.get_container_host_ip(), int(redis.get_exposed_port(6379))),
+            Endpoint(redis.get_container_host_ip(), int(redis.get_exposed_port(6379)), "", REDIS_PASSWORD),
         )
 
 

@@ -29,8 +29,9 @@ from chart_tools.runtime import Runner, StepError, echo, http_ok, run_probe, wai
 from chart_tools.services import Endpoint, ServiceError, services
 
 DAGS = ROOT / "dags"
-DEFAULT_PROFILE = ROOT / "values" / "local-executor.yaml"
+DEFAULT_PROFILE = ROOT / "values" / "celery-executor.yaml"
 DB_SECRET = "chart-tools-smoke-db"
+REDIS_SECRET = "chart-tools-smoke-redis"
 TIMEOUTS = {"migrate": 300.0, "start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
 
 
@@ -54,8 +55,14 @@ class SmokeResult:
         return "\n".join(lines)
 
 
-def runtime_values(pg: Endpoint, run_dir: Path) -> tuple[Path, Manifest]:
-    """Values pointing base.database at the local server, and the Secret a user would create."""
+def _secret(name: str, password: str) -> Manifest:
+    metadata = {"name": name}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": {"password": password}}
+
+
+def runtime_values(pg: Endpoint, redis: Endpoint, run_dir: Path) -> tuple[Path, list[Manifest]]:
+    """Values pointing the database and the broker at the local servers, and the Secrets a user
+    would create for them. These are ordinary chart values: nothing is special-cased for tests."""
     values = {
         "base": {
             "database": {
@@ -68,17 +75,21 @@ def runtime_values(pg: Endpoint, run_dir: Path) -> tuple[Path, Manifest]:
                     "passwordSecret": {"name": DB_SECRET, "key": "password"},
                 },
             }
-        }
+        },
+        "cluster": {
+            "redis": {
+                "type": "external",
+                "external": {
+                    "host": redis.host,
+                    "port": redis.port,
+                    "passwordSecret": {"name": REDIS_SECRET, "key": "password"},
+                },
+            }
+        },
     }
     path = run_dir / "runtime-values.yaml"
     path.write_text(yaml.safe_dump(values))
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": DB_SECRET},
-        "stringData": {"password": pg.password},
-    }
-    return path, secret
+    return path, [_secret(DB_SECRET, pg.password), _secret(REDIS_SECRET, redis.password)]
 
 
 def place_dags(pod: PodPlan) -> None:
@@ -174,7 +185,7 @@ class Smoke:
             with services(self.run_dir / "services") as (pg, redis):
                 self.endpoints = [pg, redis]
                 try:
-                    self._run(pg)
+                    self._run(pg, redis)
                     self.result.ok = True
                 finally:
                     self.runner.stop_all()
@@ -186,8 +197,8 @@ class Smoke:
             echo("smoke: interrupted; every process was stopped")
         return self.result
 
-    def _run(self, pg: Endpoint) -> None:
-        objects = self.phase("render", lambda: self._render(pg))
+    def _run(self, pg: Endpoint, redis: Endpoint) -> None:
+        objects = self.phase("render", lambda: self._render(pg, redis))
         plan = self.phase("plan", lambda: build_plan(objects, self.run_dir))
         for pod in plan.workloads:
             place_dags(pod)
@@ -203,9 +214,9 @@ class Smoke:
         self.phase("run", lambda: self._trigger_and_wait(api))
         self.phase("probes", lambda: self._probes(plan))
 
-    def _render(self, pg: Endpoint) -> list[Manifest]:
-        values, secret = runtime_values(pg, self.run_dir)
-        objects = [*copy.deepcopy(render([*self.values_files, values], helm_major=self.helm_major)), secret]
+    def _render(self, pg: Endpoint, redis: Endpoint) -> list[Manifest]:
+        values, secrets = runtime_values(pg, redis, self.run_dir)
+        objects = [*copy.deepcopy(render([*self.values_files, values], helm_major=self.helm_major)), *secrets]
         if self.mutate:
             self.mutate(objects)
         return objects

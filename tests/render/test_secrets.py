@@ -9,7 +9,7 @@ from tests.conftest import ci_file
 from tests.fake_kube_api import FakeKubeAPI
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, secret_data
 
-AIRFLOW_SECRET_KEYS = {"fernet-key", "jwt-secret", "api-secret-key", "admin-password"}
+AIRFLOW_SECRET_KEYS = {"fernet-key", "jwt-secret", "api-secret-key", "admin-password", "flower-password"}
 
 
 def test_airflow_secret_has_every_key_and_is_kept(defaults):
@@ -47,6 +47,9 @@ def test_existing_secrets_are_referenced_and_nothing_is_generated(helm_major):
     assert env["AIRFLOW_DB_PASSWORD"]["secretKeyRef"]["name"] == "my-postgres"
     postgres = env_map(container(find(objects, "StatefulSet", "-postgres"), "postgres"))
     assert postgres["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == "my-postgres"
+    assert env["AIRFLOW_REDIS_PASSWORD"]["secretKeyRef"]["name"] == "my-redis"
+    redis = env_map(container(find(objects, "StatefulSet", "-redis"), "redis"))
+    assert redis["REDIS_PASSWORD"]["secretKeyRef"]["name"] == "my-redis"
 
 
 @pytest.fixture
@@ -61,7 +64,8 @@ def test_upgrade_reuses_every_generated_secret(fake_api, helm_major):
     request = RenderRequest(helm_major=helm_major, extra_args=fake_api.helm_args())
     first = parse(run_helm_template(request))
     secrets = of_kind(first, "Secret")
-    assert {s["metadata"]["name"] for s in secrets} == {"airflow-airflow", "airflow-postgres"}
+    names = {s["metadata"]["name"] for s in secrets}
+    assert names == {"airflow-airflow", "airflow-postgres", "airflow-redis"}
     for secret in secrets:
         fake_api.store(secret, NAMESPACE, RELEASE)
     looked_up = {p for p in fake_api.requests if "/secrets/" in p}

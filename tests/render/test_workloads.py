@@ -41,8 +41,8 @@ def test_images_are_pinned(rendered):
             assert repo and tag and tag != "latest", c["image"]
 
 
-def test_executor_is_local(defaults):
-    assert airflow_cfg(defaults)["core"]["executor"] == "LocalExecutor"
+def test_default_executor_is_celery(defaults):
+    assert airflow_cfg(defaults)["core"]["executor"] == "CeleryExecutor"
 
 
 def test_api_server_service_selects_api_server_pods(defaults):

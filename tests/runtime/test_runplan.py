@@ -19,13 +19,14 @@ from chart_tools.smoke import runtime_values
 from tests.helpers import container, deployment, pod_of
 
 PG = Endpoint("127.0.0.1", 15432, "airflow", "s3cret", "airflow")
+REDIS = Endpoint("127.0.0.1", 16379, password="br0ker")
 
 
 @pytest.fixture
 def objects(tmp_path):
     """The default render pointed at a (pretend) local database, plus the user's DB Secret."""
-    values, secret = runtime_values(PG, tmp_path)
-    return [*copy.deepcopy(render([values])), secret]
+    values, secrets = runtime_values(PG, REDIS, tmp_path)
+    return [*copy.deepcopy(render([values])), *secrets]
 
 
 def test_env_resolves_secrets_and_expands_references(objects):

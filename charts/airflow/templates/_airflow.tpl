@@ -1,14 +1,23 @@
-{{/* Helpers shared by every Airflow workload (api-server, scheduler, dag-processor, triggerer, migrations). */}}
+{{/* Helpers shared by every Airflow workload (api-server, scheduler, dag-processor, triggerer, workers, flower, migrations). */}}
 
 {{/* airflow.home: AIRFLOW_HOME of the official image, where airflow.cfg and webserver_config.py are mounted. */}}
 {{- define "airflow.home" -}}/opt/airflow{{- end -}}
 
-{{/* airflow.secrets.name: the Secret holding fernet-key, jwt-secret, api-secret-key and admin-password. */}}
+{{/* airflow.executor.celery: "true" when cluster.executor includes CeleryExecutor. */}}
+{{- define "airflow.executor.celery" -}}{{ has "CeleryExecutor" (splitList "," .Values.cluster.executor) }}{{- end -}}
+
+{{/* airflow.executor.kubernetes: "true" when cluster.executor includes KubernetesExecutor. */}}
+{{- define "airflow.executor.kubernetes" -}}{{ has "KubernetesExecutor" (splitList "," .Values.cluster.executor) }}{{- end -}}
+
+{{/* airflow.secrets.name: the Secret holding fernet-key, jwt-secret, api-secret-key, admin-password, flower-password. */}}
 {{- define "airflow.secrets.name" -}}
 {{- .Values.cluster.secrets.existingSecret | default (printf "%s-airflow" (include "airflow.fullname" .)) -}}
 {{- end -}}
 
-{{/* airflow.env: environment of every Airflow container: secrets from the Secret, the database URL, extraEnv. */}}
+{{/* airflow.serviceAccount: name of a component's service account. */}}
+{{- define "airflow.serviceAccount" -}}{{ include "airflow.fullname" .root }}-{{ .component }}{{- end -}}
+
+{{/* airflow.env: environment of every Airflow container: secrets, database and broker URLs, extraEnv. */}}
 {{- define "airflow.env" -}}
 {{- $secret := include "airflow.secrets.name" . -}}
 - name: AIRFLOW__CORE__FERNET_KEY
@@ -18,6 +27,13 @@
 - name: AIRFLOW__API__SECRET_KEY
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: api-secret-key}}
 {{ include "airflow.database.env" . }}
+{{- if eq (include "airflow.executor.celery" .) "true" }}
+{{ include "airflow.celery.env" . }}
+{{- end }}
+{{- if .Values.cluster.podOperator.enabled }}
+- name: AIRFLOW_VAR_POD_OPERATOR_SERVICE_ACCOUNT
+  value: {{ include "airflow.serviceAccount" (dict "root" . "component" "launched-pod") }}
+{{- end }}
 {{- with .Values.cluster.extraEnv }}
 {{ include "airflow.render" (dict "value" . "root" $) }}
 {{- end }}
@@ -67,14 +83,66 @@
     {{- include "airflow.volumeMounts" . | nindent 4 }}
 {{- end -}}
 
-{{/* airflow.podSpec: pod spec of an Airflow workload; call with (dict "root" $ "name" CONTAINER "args" LIST "values" COMPONENT_VALUES "ports" LIST "probes" MAP). */}}
+{{/* airflow.placement: nodeSelector, affinity, tolerations, spread and priority of a component's pods; keys set in the component's placement replace cluster.placement's. Call with (dict "root" $ "component" NAME "placement" MAP). */}}
+{{- define "airflow.placement" -}}
+{{- $p := merge (deepCopy (.placement | default dict)) .root.Values.cluster.placement -}}
+{{- with $p.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $p.affinity }}
+affinity:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $p.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if kindIs "invalid" $p.topologySpreadConstraints }}
+topologySpreadConstraints:
+{{- range list "kubernetes.io/hostname" "topology.kubernetes.io/zone" }}
+  - maxSkew: 1
+    topologyKey: {{ . }}
+    whenUnsatisfiable: ScheduleAnyway
+    labelSelector:
+      matchLabels:
+        {{- include "airflow.selectorLabels" $ | nindent 8 }}
+{{- end }}
+{{- else if $p.topologySpreadConstraints }}
+topologySpreadConstraints:
+  {{- toYaml $p.topologySpreadConstraints | nindent 2 }}
+{{- end }}
+{{- with $p.priorityClassName }}
+priorityClassName: {{ . }}
+{{- end }}
+{{- end -}}
+
+{{/* airflow.needsKubeApi: "true" when a component's pods call the Kubernetes API (executor pods, KubernetesPodOperator). */}}
+{{- define "airflow.needsKubeApi" -}}
+{{- $v := .root.Values.cluster -}}
+{{- $k8s := eq (include "airflow.executor.kubernetes" .root) "true" -}}
+{{- $celery := eq (include "airflow.executor.celery" .root) "true" -}}
+{{- $local := eq $v.executor "LocalExecutor" -}}
+{{- $kpo := $v.podOperator.enabled -}}
+{{- if eq .component "scheduler" -}}{{ or $k8s (and $kpo $local) }}
+{{- else if eq .component "worker" -}}{{ and $kpo $celery }}
+{{- else if eq .component "task" -}}{{ and $kpo $k8s }}
+{{- else if eq .component "triggerer" -}}{{ $kpo }}
+{{- else -}}false{{- end -}}
+{{- end -}}
+
+{{/* airflow.podSpec: pod spec of an Airflow workload; call with (dict "root" $ "component" NAME "name" CONTAINER "args" LIST "values" COMPONENT_VALUES "ports" LIST "probes" MAP), optionally "env" LIST, "volumes"/"volumeMounts" LISTS, "grace" SECONDS. */}}
 {{- define "airflow.podSpec" -}}
 {{- $root := .root -}}
-serviceAccountName: {{ include "airflow.fullname" $root }}
-automountServiceAccountToken: false
+serviceAccountName: {{ include "airflow.serviceAccount" . }}
+automountServiceAccountToken: {{ include "airflow.needsKubeApi" . }}
 securityContext:
   {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}
 {{- include "airflow.imagePullSecrets" $root }}
+{{- with .grace }}
+terminationGracePeriodSeconds: {{ . }}
+{{- end }}
+{{- include "airflow.placement" (dict "root" $root "component" .component "placement" .values.placement) }}
 initContainers:
   {{- include "airflow.waitForMigrations" $root | nindent 2 }}
 containers:
@@ -87,6 +155,9 @@ containers:
       # The init container already waited for the database: skip the image entrypoint's own check.
       - name: CONNECTION_CHECK_MAX_COUNT
         value: "0"
+      {{- with .env }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
     {{- with .ports }}
     ports:
       {{- toYaml . | nindent 6 }}
@@ -98,8 +169,14 @@ containers:
       {{- include "airflow.containerSecurityContext" $root | nindent 6 }}
     volumeMounts:
       {{- include "airflow.volumeMounts" $root | nindent 6 }}
+      {{- with .volumeMounts }}
+      {{- toYaml . | nindent 6 }}
+      {{- end }}
 volumes:
   {{- include "airflow.volumes" $root | nindent 2 }}
+  {{- with .volumes }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
 {{- end -}}
 
 {{/* airflow.podAnnotations: checksums that roll pods when config or secrets change, plus user annotations. */}}
@@ -111,7 +188,7 @@ checksum/secrets: {{ list .Values.cluster.secrets (include "airflow.database.env
 {{- end }}
 {{- end -}}
 
-{{/* airflow.deployment: a Deployment of one Airflow workload; same arguments as airflow.podSpec plus "component". */}}
+{{/* airflow.deployment: a Deployment of one Airflow workload; same arguments as airflow.podSpec. */}}
 {{- define "airflow.deployment" -}}
 {{- $root := .root -}}
 {{- $labels := dict "root" $root "component" .component -}}
@@ -137,6 +214,23 @@ spec:
         {{- include "airflow.podAnnotations" $root | nindent 8 }}
     spec:
       {{- include "airflow.podSpec" . | nindent 6 }}
+{{- end -}}
+
+{{/* airflow.pdb: a PodDisruptionBudget for a component when its podDisruptionBudget is enabled; call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES). */}}
+{{- define "airflow.pdb" -}}
+{{- with .values.podDisruptionBudget }}{{ if .enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ include "airflow.fullname" $.root }}-{{ $.component }}
+  labels:
+    {{- include "airflow.labels" $ | nindent 4 }}
+spec:
+  maxUnavailable: {{ .maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "airflow.selectorLabels" $ | nindent 6 }}
+{{- end }}{{ end }}
 {{- end -}}
 
 {{/* airflow.jobCheckProbes: liveness via `airflow jobs check` for workloads without an HTTP health endpoint; call with the job type. */}}

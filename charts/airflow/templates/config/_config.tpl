@@ -11,6 +11,15 @@ api:
 scheduler:
   enable_health_check: "True"
   scheduler_health_check_server_port: {{ include "airflow.scheduler.healthPort" . | quote }}
+{{- if eq (include "airflow.executor.kubernetes" .) "true" }}
+{{- $k := .Values.cluster.kubernetes }}
+kubernetes_executor:
+  pod_template_file: {{ include "airflow.kubernetes.podTemplatePath" . }}
+  namespace: {{ .Release.Namespace }}
+  worker_pods_creation_batch_size: {{ $k.podCreationBatchSize | quote }}
+  delete_worker_pods: {{ $k.deleteOnSuccess | toString | title | quote }}
+  delete_worker_pods_on_failure: {{ $k.deleteOnFailure | toString | title | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* airflow.config.reserved: options that only come from Secrets through the environment. */}}
@@ -19,10 +28,26 @@ core: [fernet_key]
 api: [secret_key]
 api_auth: [jwt_secret]
 database: [sql_alchemy_conn]
+celery: [broker_url, result_backend, flower_basic_auth]
+{{- end -}}
+
+{{/* airflow.config.validate: fails the render on value combinations that cannot work, naming the keys. */}}
+{{- define "airflow.config.validate" -}}
+{{- $v := .Values.cluster -}}
+{{- if and $v.flower.enabled (ne (include "airflow.executor.celery" .) "true") -}}
+{{- fail (printf "cluster.flower.enabled needs cluster.executor to include CeleryExecutor (it is %s)" $v.executor) -}}
+{{- end -}}
+{{- if and $v.podOperator.extraNamespaces (not $v.podOperator.enabled) -}}
+{{- fail "cluster.podOperator.extraNamespaces is set but cluster.podOperator.enabled is false" -}}
+{{- end -}}
+{{- if and (eq $v.executor "LocalExecutor") (gt (int $v.scheduler.replicas) 1) -}}
+{{- fail "cluster.scheduler.replicas > 1 with cluster.executor LocalExecutor runs tasks on every scheduler: use CeleryExecutor or KubernetesExecutor for HA" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* airflow.config.cfg: the airflow.cfg text (sections and options sorted, so the checksum is stable). */}}
 {{- define "airflow.config.cfg" -}}
+{{- include "airflow.config.validate" . -}}
 {{- $cfg := deepCopy .Values.cluster.config -}}
 {{- range $section, $keys := include "airflow.config.reserved" . | fromYaml -}}
 {{- range $keys -}}

@@ -6,7 +6,7 @@
   $image .Values.cluster.image.pullPolicy (toJson .Values.cluster.migrations.resources)
   (include "airflow.containerSecurityContext" . | indent 2) (include "airflow.volumeMounts" . | indent 2) -}}
 restartPolicy: OnFailure
-serviceAccountName: {{ include "airflow.fullname" . }}
+serviceAccountName: {{ include "airflow.serviceAccount" (dict "root" . "component" "migrations") }}
 automountServiceAccountToken: false
 securityContext:
   {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}

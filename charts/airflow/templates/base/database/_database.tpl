@@ -14,12 +14,18 @@
 {{- end -}}
 {{- end -}}
 
-{{/* airflow.database.env: the password from its Secret and the SQLAlchemy URL built from it (Kubernetes expands $(VAR)). */}}
-{{- define "airflow.database.env" -}}
+{{/* airflow.database.url: the SQLAlchemy URL, its password left as $(AIRFLOW_DB_PASSWORD) for Kubernetes to expand. */}}
+{{- define "airflow.database.url" -}}
 {{- $e := include "airflow.database.endpoint" . | fromJson -}}
 {{- $url := printf "%s://%s:$(AIRFLOW_DB_PASSWORD)@%s:%v/%s" $e.scheme $e.user $e.host $e.port $e.database -}}
+{{- ternary (printf "%s?%s" $url $e.query) $url (ne $e.query "") -}}
+{{- end -}}
+
+{{/* airflow.database.env: the password from its Secret and the SQLAlchemy URL built from it. */}}
+{{- define "airflow.database.env" -}}
+{{- $e := include "airflow.database.endpoint" . | fromJson -}}
 - name: AIRFLOW_DB_PASSWORD
   valueFrom: {secretKeyRef: {name: {{ $e.secret }}, key: {{ $e.key }}}}
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
-  value: {{ ternary (printf "%s?%s" $url $e.query) $url (ne $e.query "") | quote }}
+  value: {{ include "airflow.database.url" . | quote }}
 {{- end -}}
