@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+
 from chart_tools import CHART, ROOT
 from chart_tools.render import Manifest, render
 

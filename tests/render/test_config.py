@@ -1,8 +1,8 @@
 """airflow.cfg from cluster.config, derived wiring, and pods rolling on change."""
 
 import pytest
-from chart_tools.render import RenderError, find, render
 
+from chart_tools.render import RenderError, find, render
 from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, deployment
 
 

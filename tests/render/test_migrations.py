@@ -1,8 +1,8 @@
 """Migrations: a plain Job by default (works with --wait, kstatus and Argo CD), hooks on request."""
 
 import pytest
-from chart_tools.render import render
 
+from chart_tools.render import render
 from tests.conftest import ci_file
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, pod_of
 

@@ -5,6 +5,7 @@ import json
 import jsonschema
 import pytest
 import yaml
+
 from chart_tools import CHART, docs
 from chart_tools.render import RenderError, render
 

@@ -3,8 +3,8 @@
 import base64
 
 import pytest
-from chart_tools.render import NAMESPACE, RELEASE, RenderRequest, find, parse, render, run_helm_template
 
+from chart_tools.render import NAMESPACE, RELEASE, RenderRequest, find, parse, render, run_helm_template
 from tests.conftest import ci_file
 from tests.fake_kube_api import FakeKubeAPI
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, secret_data

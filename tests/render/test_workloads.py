@@ -1,8 +1,8 @@
 """The Airflow 3 components: commands, images, labels, probes, service wiring."""
 
 import pytest
-from chart_tools.render import find, render
 
+from chart_tools.render import find, render
 from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, container, deployment, of_kind, pod_of
 
 COMMANDS = {

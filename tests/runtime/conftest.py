@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from chart_tools.runtime import AIRFLOW_VENV
 from chart_tools.services import missing_binaries
 

@@ -4,6 +4,7 @@ import copy
 from urllib.parse import urlsplit
 
 import pytest
+
 from chart_tools.render import find, render
 from chart_tools.runplan import (
     Cluster,
@@ -15,7 +16,6 @@ from chart_tools.runplan import (
 )
 from chart_tools.services import Endpoint
 from chart_tools.smoke import runtime_values
-
 from tests.helpers import container, deployment, pod_of
 
 PG = Endpoint("127.0.0.1", 15432, "airflow", "s3cret", "airflow")

@@ -10,8 +10,9 @@ import signal
 import socket
 
 import pytest
-from chart_tools.smoke import DEFAULT_PROFILE, Smoke
 
+from chart_tools import ROOT
+from chart_tools.smoke import DEFAULT_PROFILE, Smoke
 from tests.helpers import AIRFLOW_COMPONENTS, deployment, pod_of
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
@@ -24,13 +25,23 @@ def run(**kwargs):
     return result
 
 
-def test_local_executor_runs_the_tutorial_dag():
+def test_celery_executor_runs_the_tutorial_dag():
+    """The default profile: tasks travel through the local Redis to a Celery worker."""
     result = run()
     assert result.ok, result.failure
-    assert sorted(result.workloads) == sorted(AIRFLOW_COMPONENTS)
+    assert sorted(result.workloads) == sorted([*AIRFLOW_COMPONENTS, "worker", "flower"])
     assert result.tasks == {"print_date": "success", "sleep": "success", "templated": "success"}
     assert result.run_id.startswith("manual__")
     assert not result.run_dir.exists()  # cleaned after success
+
+
+def test_local_executor_runs_the_tutorial_dag():
+    smoke = Smoke([ROOT / "values" / "local-executor.yaml"])
+    result = smoke.run()
+    smoke.cleanup(keep=False)
+    assert result.ok, result.failure
+    assert sorted(result.workloads) == sorted(AIRFLOW_COMPONENTS)
+    assert set(result.tasks.values()) == {"success"}
 
 
 def test_killing_a_workload_fails_the_smoke_and_shows_its_log(capfd):
@@ -86,7 +97,7 @@ def test_ctrl_c_stops_every_process_and_service():
     result = smoke.run()
     smoke.cleanup(keep=False)
     assert result.failure == "interrupted"
-    assert len(seen["pids"]) == len(AIRFLOW_COMPONENTS)
+    assert len(seen["pids"]) == len(AIRFLOW_COMPONENTS) + 2  # + worker, flower
     for pid in seen["pids"]:
         with pytest.raises(ProcessLookupError):
             os.killpg(pid, 0)  # the whole process group is gone

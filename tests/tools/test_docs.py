@@ -1,6 +1,7 @@
 """The values.yaml comment parser and schema generator on small inputs."""
 
 import pytest
+
 from chart_tools import docs
 
 SAMPLE = """\

@@ -3,9 +3,9 @@
 import copy
 
 import pytest
+
 from chart_tools.render import find, render
 from chart_tools.validate import validate
-
 from tests.helpers import container, pod_of
 
 

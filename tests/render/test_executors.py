@@ -1,0 +1,254 @@
+"""Executors, Celery, KubernetesExecutor, KubernetesPodOperator RBAC, placement and PDBs."""
+
+from urllib.parse import urlsplit
+
+import pytest
+
+from chart_tools.render import RenderError, find, render
+from chart_tools.validate import validate
+from tests.conftest import SCENARIOS, scenario_id
+from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, container, deployment, env_map, of_kind, pod_of
+
+EXECUTORS = ["CeleryExecutor", "KubernetesExecutor", "CeleryExecutor,KubernetesExecutor", "LocalExecutor"]
+
+
+def executor_set(executor):
+    """--set syntax for an executor list (helm splits unescaped commas)."""
+    escaped = executor.replace(",", r"\,")
+    return [f"cluster.executor={escaped}"]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=scenario_id)
+def test_every_executor_and_scenario_validates(scenario, executor, helm_major):
+    try:
+        objects = render([scenario], executor_set(executor), helm_major=helm_major)
+    except RenderError as err:  # a scenario with Flower cannot run without Celery, and must say so
+        assert "CeleryExecutor" not in executor and "cluster.flower.enabled" in str(err)
+        return
+    findings = validate(objects)
+    assert not findings, "\n".join(map(str, findings))
+    assert airflow_cfg(objects)["core"]["executor"] == executor
+
+
+@pytest.mark.parametrize("executor", ["CeleryExecutor", "CeleryExecutor,KubernetesExecutor"])
+def test_everything_switched_on_validates(executor, helm_major):
+    extra = ["cluster.flower.enabled=true", "cluster.podOperator.enabled=true",
+             "cluster.podOperator.extraNamespaces={jobs}", "cluster.kubernetes.resourceQuota.enabled=true",
+             "cluster.redis.embedded.persistence.enabled=true"]  # fmt: skip
+    objects = render(set_values=executor_set(executor) + extra, helm_major=helm_major)
+    assert not validate(objects)
+
+
+# ---------------------------------------------------------------- Celery
+
+
+def test_celery_consumers_share_one_broker_and_result_backend(defaults):
+    redis = find(defaults, "Service", "-redis")
+    secret = find(defaults, "Secret", "-redis")["metadata"]["name"]
+    envs = [env_map(container(deployment(defaults, c), c)) for c in ("scheduler", "worker", "api-server")]
+    for env in envs:
+        broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
+        assert (broker.scheme, broker.hostname, broker.port) == ("redis", redis["metadata"]["name"], 6379)
+        assert broker.password == "$(AIRFLOW_REDIS_PASSWORD)"
+        assert env["AIRFLOW_REDIS_PASSWORD"]["secretKeyRef"] == {"name": secret, "key": "password"}
+        assert env["AIRFLOW__CELERY__RESULT_BACKEND"] == "db+" + env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+
+
+def test_workers_drain_before_stopping(defaults):
+    worker = deployment(defaults, "worker")
+    pod = pod_of(worker)
+    main = container(worker, "worker")
+    assert main["args"] == ["airflow", "celery", "worker", "--queues", "default"]
+    assert pod["terminationGracePeriodSeconds"] == 600
+    # dumb-init passes SIGTERM to Celery alone, which then does a warm shutdown
+    assert env_map(main)["DUMB_INIT_SETSID"] == "0"
+    assert worker["spec"]["replicas"] == 2
+
+
+def test_worker_queues_and_replicas(helm_major, tmp_path):
+    values = tmp_path / "v.yaml"
+    values.write_text("cluster:\n  workers:\n    replicas: 5\n    queues: [default, gpu]\n")
+    worker = deployment(render([values], helm_major=helm_major), "worker")
+    assert container(worker, "worker")["args"][-1] == "default,gpu"
+    assert worker["spec"]["replicas"] == 5
+
+
+def test_embedded_redis_is_password_protected_and_restricted(defaults):
+    sts = find(defaults, "StatefulSet", "-redis")
+    main = container(sts, "redis")
+    assert main["image"] == "redis:7.4.6"
+    assert main["args"][:3] == ["redis-server", "--requirepass", "$(REDIS_PASSWORD)"]
+    assert pod_of(sts)["securityContext"]["runAsNonRoot"] is True
+
+
+def test_external_redis_with_tls(helm_major):
+    objects = render(
+        set_values=[
+            "cluster.redis.type=external",
+            "cluster.redis.external.host=redis.example",
+            "cluster.redis.external.tls=true",
+            "cluster.redis.external.database=3",
+        ],
+        helm_major=helm_major,
+    )
+    assert not of_kind(objects, "StatefulSet")[1:]  # only PostgreSQL, no Redis
+    env = env_map(container(deployment(objects, "worker"), "worker"))
+    assert env["AIRFLOW__CELERY__BROKER_URL"] == "rediss://redis.example:6379/3"
+    assert "AIRFLOW_REDIS_PASSWORD" not in env
+
+
+def test_flower_has_basic_auth_from_the_secret(helm_major):
+    objects = render(set_values=["cluster.flower.enabled=true"], helm_major=helm_major)
+    env = env_map(container(deployment(objects, "flower"), "flower"))
+    assert env["AIRFLOW__CELERY__FLOWER_BASIC_AUTH"] == "admin:$(AIRFLOW_FLOWER_PASSWORD)"
+    assert env["AIRFLOW_FLOWER_PASSWORD"]["secretKeyRef"]["key"] == "flower-password"
+    assert find(objects, "Service", "-flower")["spec"]["ports"][0]["port"] == 5555
+
+
+@pytest.mark.parametrize(
+    ("overrides", "keys"),
+    [
+        (
+            ["cluster.executor=LocalExecutor", "cluster.flower.enabled=true"],
+            ["cluster.flower.enabled", "cluster.executor"],
+        ),
+        (
+            ["cluster.podOperator.extraNamespaces={a}"],
+            ["cluster.podOperator.extraNamespaces", "cluster.podOperator.enabled"],
+        ),
+        (["cluster.redis.type=external"], ["cluster.redis.external.host", "cluster.executor"]),
+        (["cluster.executor=LocalExecutor", "cluster.scheduler.replicas=2"], ["cluster.scheduler.replicas"]),
+        (["cluster.executor=KubernetesExecutor\\,CeleryExecutor"], ["executor"]),
+    ],
+)
+def test_invalid_combinations_fail_naming_the_keys(helm_major, overrides, keys):
+    with pytest.raises(RenderError) as err:
+        render(set_values=overrides, helm_major=helm_major)
+    for key in keys:
+        assert key in str(err.value)
+
+
+# ---------------------------------------------------------------- KubernetesExecutor and RBAC
+
+
+@pytest.fixture
+def k8s(helm_major):
+    return render(set_values=executor_set("KubernetesExecutor"), helm_major=helm_major)
+
+
+def test_scheduler_mounts_the_pod_template_airflow_is_configured_with(k8s):
+    cfg = airflow_cfg(k8s)["kubernetes_executor"]
+    scheduler = deployment(k8s, "scheduler")
+    mount = next(m for m in container(scheduler, "scheduler")["volumeMounts"] if m["name"] == "pod-template")
+    assert mount["mountPath"] == cfg["pod_template_file"]
+    volume = next(v for v in pod_of(scheduler)["volumes"] if v["name"] == "pod-template")
+    configmap = find(k8s, "ConfigMap", volume["configMap"]["name"])
+    assert mount["subPath"] in configmap["data"]
+    assert cfg["namespace"] == "airflow"
+    assert (cfg["delete_worker_pods"], cfg["delete_worker_pods_on_failure"]) == ("True", "False")
+    assert cfg["worker_pods_creation_batch_size"] == "4"
+
+
+def test_only_the_scheduler_may_manage_pods(k8s):
+    assert not [o for o in k8s if o["kind"].startswith("Cluster")]  # never cluster-wide
+    (role,) = of_kind(k8s, "Role")
+    verbs = {r["resources"][0]: set(r["verbs"]) for r in role["rules"]}
+    assert verbs == {
+        "pods": {"create", "get", "list", "watch", "patch", "delete"},
+        "pods/log": {"get"},
+        "events": {"list"},
+    }
+    (binding,) = of_kind(k8s, "RoleBinding")
+    assert [s["name"] for s in binding["subjects"]] == ["airflow-scheduler"]
+    for component in AIRFLOW_COMPONENTS:
+        pod = pod_of(deployment(k8s, component))
+        assert pod["serviceAccountName"] == f"airflow-{component}"
+        assert pod["automountServiceAccountToken"] is (component == "scheduler")
+
+
+def test_no_pod_rights_without_kubernetes_features(defaults):
+    assert not of_kind(defaults, "Role") and not of_kind(defaults, "RoleBinding")
+
+
+def test_pod_operator_rights_in_every_listed_namespace(helm_major):
+    objects = render(
+        set_values=["cluster.podOperator.enabled=true", "cluster.podOperator.extraNamespaces={jobs,batch}"],
+        helm_major=helm_major,
+    )
+    bindings = {b["metadata"].get("namespace"): b for b in of_kind(objects, "RoleBinding")}
+    assert set(bindings) == {"airflow", "jobs", "batch"}
+    for binding in bindings.values():
+        # Celery: tasks run on workers; deferrable pods are watched by the triggerer
+        assert {s["name"] for s in binding["subjects"]} == {"airflow-worker", "airflow-triggerer"}
+        assert {s["namespace"] for s in binding["subjects"]} == {"airflow"}
+    find(objects, "ServiceAccount", "-launched-pod")
+    env = env_map(container(deployment(objects, "worker"), "worker"))
+    assert env["AIRFLOW_VAR_POD_OPERATOR_SERVICE_ACCOUNT"] == "airflow-launched-pod"
+
+
+def test_resource_quota_caps_pods(helm_major):
+    objects = render(
+        set_values=[
+            "cluster.kubernetes.resourceQuota.enabled=true",
+            "cluster.kubernetes.resourceQuota.pods=9",
+        ],
+        helm_major=helm_major,
+    )
+    assert find(objects, "ResourceQuota", "-pods")["spec"]["hard"] == {"pods": "9"}
+
+
+# ---------------------------------------------------------------- placement and availability
+
+
+def test_default_spread_over_nodes_and_zones_per_component(defaults):
+    for component in (*AIRFLOW_COMPONENTS, "worker"):
+        obj = deployment(defaults, component)
+        constraints = pod_of(obj)["topologySpreadConstraints"]
+        assert [c["topologyKey"] for c in constraints] == [
+            "kubernetes.io/hostname",
+            "topology.kubernetes.io/zone",
+        ]
+        labels = obj["spec"]["template"]["metadata"]["labels"]
+        for c in constraints:
+            assert c["whenUnsatisfiable"] == "ScheduleAnyway"
+            assert c["labelSelector"]["matchLabels"].items() <= labels.items()
+            assert c["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == component
+
+
+def test_global_placement_and_component_override(helm_major, tmp_path):
+    values = tmp_path / "v.yaml"
+    values.write_text(
+        "cluster:\n"
+        "  placement:\n"
+        "    nodeSelector: {pool: airflow}\n"
+        "    tolerations: [{key: dedicated, operator: Equal, value: airflow, effect: NoSchedule}]\n"
+        "    priorityClassName: airflow-high\n"
+        "    topologySpreadConstraints: []\n"
+        "  workers:\n"
+        "    placement:\n"
+        "      nodeSelector: {pool: workers}\n"
+    )
+    objects = render([values], helm_major=helm_major)
+    for component in AIRFLOW_COMPONENTS:
+        pod = pod_of(deployment(objects, component))
+        assert pod["nodeSelector"] == {"pool": "airflow"}
+        assert pod["priorityClassName"] == "airflow-high"
+        assert "topologySpreadConstraints" not in pod
+    worker = pod_of(deployment(objects, "worker"))
+    assert worker["nodeSelector"] == {"pool": "workers"}
+    assert worker["tolerations"][0]["key"] == "dedicated"  # not overridden: inherited
+
+
+def test_bad_placement_is_rejected_by_the_schema(helm_major):
+    with pytest.raises(RenderError, match="tolerations"):
+        render(set_values=["cluster.placement.tolerations[0].keyy=x"], helm_major=helm_major)
+
+
+def test_disruption_budgets(defaults):
+    budgets = {p["metadata"]["name"]: p for p in of_kind(defaults, "PodDisruptionBudget")}
+    assert set(budgets) == {"airflow-api-server", "airflow-scheduler", "airflow-worker"}
+    for name, pdb in budgets.items():
+        labels = deployment(defaults, name.removeprefix("airflow-"))["spec"]["template"]["metadata"]["labels"]
+        assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
+        assert pdb["spec"]["maxUnavailable"] == 1
