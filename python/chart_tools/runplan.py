@@ -77,6 +77,7 @@ class PodPlan:
     root: Path
     init: list[Process]
     main: list[Process]
+    token: bool  # the pod mounts a service-account token (may call the Kubernetes API)
 
 
 @dataclass
@@ -402,6 +403,7 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         root=root,
         init=[process(c) for c in spec.get("initContainers") or []],
         main=[process(c) for c in spec["containers"]],
+        token=spec.get("automountServiceAccountToken", True),
     )
 
 

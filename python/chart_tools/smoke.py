@@ -23,6 +23,7 @@ import requests
 import yaml
 
 from chart_tools import ROOT
+from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import Manifest, RenderError, render
 from chart_tools.runplan import IMAGE_AIRFLOW_HOME, PodPlan, RunPlan, RunPlanError, build_plan, local_path
 from chart_tools.runtime import Runner, StepError, echo, http_ok, run_probe, wait_until
@@ -184,11 +185,13 @@ class Smoke:
         try:
             with services(self.run_dir / "services") as (pg, redis):
                 self.endpoints = [pg, redis]
+                self.kube_api = StandInKubeAPI(self.run_dir / "kube-api")
                 try:
                     self._run(pg, redis)
                     self.result.ok = True
                 finally:
                     self.runner.stop_all()
+                    self.kube_api.close()
         except (StepError, RunPlanError, ServiceError, RenderError) as err:
             self.result.failure = str(err)
             echo(f"smoke: FAILED at {err}\n{self.runner.tails()}")
@@ -202,6 +205,9 @@ class Smoke:
         plan = self.phase("plan", lambda: build_plan(objects, self.run_dir))
         for pod in plan.workloads:
             place_dags(pod)
+            if pod.token:  # in-cluster credentials become a kubeconfig for the stand-in API
+                for process in pod.init + pod.main:
+                    process.env.update(self.kube_api.env())
         self.phase(
             "migrate", lambda: self.runner.start_pod_to_completion(plan.migration, TIMEOUTS["migrate"])
         )

@@ -104,3 +104,15 @@ def test_ctrl_c_stops_every_process_and_service():
     for endpoint in smoke.endpoints:  # PostgreSQL and Redis are stopped too
         with pytest.raises(OSError):
             socket.create_connection((endpoint.host, endpoint.port), timeout=2).close()
+
+
+def test_multi_executor_profile_runs_its_celery_tasks():
+    """CeleryExecutor,KubernetesExecutor: the tutorial's tasks go to Celery, while the scheduler's
+    KubernetesExecutor starts and watches its pods through the stand-in API."""
+    smoke = Smoke([ROOT / "values" / "celery-kubernetes-executor.yaml"])
+    result = smoke.run()
+    smoke.cleanup(keep=False)
+    assert result.ok, result.failure
+    assert set(result.tasks.values()) == {"success"}
+    pods = [r for r in smoke.kube_api.requests if "/namespaces/airflow/pods" in r]
+    assert any("watch=true" in r.lower() for r in pods), smoke.kube_api.requests[:10]
