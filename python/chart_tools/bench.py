@@ -35,7 +35,10 @@ def trivial_chart(parent: Path) -> Path:
 
 def wall_time(cmd: list[str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
+    if done.returncode != 0:
+        command = " ".join(cmd[-3:])
+        raise SystemExit(f"bench: `{command}` failed (exit {done.returncode}): run `make test` first")
     return time.perf_counter() - start
 
 
