@@ -21,6 +21,9 @@ RESTRICTED_CONTAINER = {
     "capabilities": {"drop": ["ALL"]},
 }
 COMMON = {
+    "cmds": ["python", "-c"],
+    "arguments": ["print('hello world')"],
+    "labels": {"example": "kubernetes_sample"},
     "service_account_name": SERVICE_ACCOUNT,
     "security_context": RESTRICTED_POD,
     "container_security_context": RESTRICTED_CONTAINER,
@@ -42,18 +45,12 @@ with DAG(
         task_id="passing-task",
         name="passing-test",
         image="python:3.12-slim",
-        cmds=["python", "-c"],
-        arguments=["print('hello world')"],
-        labels={"example": "kubernetes_sample"},
         **COMMON,
     )
     failing = KubernetesPodOperator(
         task_id="failing-task",
         name="fail",
-        image="ubuntu:this-tag-does-not-exist",
-        cmds=["python", "-c"],
-        arguments=["print('hello world')"],
-        labels={"example": "kubernetes_sample"},
+        image="python:this-tag-does-not-exist",
         **COMMON,
     )
     start >> [passing, failing]
