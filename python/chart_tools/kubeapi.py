@@ -1,10 +1,13 @@
-"""A stand-in Kubernetes API for the runtime tier's pods that mount a service-account token.
+"""A stand-in Kubernetes API server for a machine without a cluster.
 
-There is no cluster here. A scheduler running the KubernetesExecutor (alone or beside Celery)
-lists and watches its worker pods from the start; this server answers those calls with an
-empty namespace, accepts pod creations (recording them), and keeps watches open briefly so
-the executor's watcher idles instead of spinning. It proves the executor starts and runs
-with the chart's configuration; it does not run task pods (the cluster tier does).
+Two users:
+- the runtime tier gives it to pods that mount a service-account token (a scheduler running the
+  KubernetesExecutor lists and watches its worker pods from the start): it answers with an empty
+  namespace, records pod creations and keeps watches open briefly so the watcher idles;
+- the render tier runs `helm template --dry-run=server` against it, so the chart's `lookup`
+  calls find the objects `store()` put there (Secrets reused on upgrade).
+It serves discovery, stored objects, pod/event lists and watches, and records every request.
+It runs no pods: that is the cluster tier's job.
 """
 
 from __future__ import annotations
@@ -18,24 +21,58 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 WATCH_HOLD_SECONDS = 5.0
-_RESOURCES = [
-    {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
-     "verbs": ["create", "delete", "get", "list", "patch", "watch"]},
-    {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]},
-    {"name": "events", "singularName": "event", "namespaced": True, "kind": "Event", "verbs": ["list"]},
-]  # fmt: skip
+# groupVersion -> kinds to announce (helm 4 maps every rendered kind through discovery).
+KINDS = {
+    "v1": ["Secret", "ConfigMap", "Service", "ServiceAccount", "PersistentVolumeClaim", "Pod", "Event",
+           "ResourceQuota"],
+    "apps/v1": ["Deployment", "StatefulSet"],
+    "batch/v1": ["Job"],
+    "policy/v1": ["PodDisruptionBudget"],
+    "rbac.authorization.k8s.io/v1": ["Role", "RoleBinding"],
+}  # fmt: skip
+
+
+def plural(kind: str) -> str:
+    return kind.lower() + ("es" if kind.endswith("s") else "s")
+
+
+def _resource_list(group_version: str, kinds: list[str]) -> dict[str, Any]:
+    verbs = ["create", "delete", "get", "list", "patch", "watch"]
+    resources = [
+        {"name": plural(k), "singularName": k.lower(), "namespaced": True, "kind": k, "verbs": verbs}
+        for k in kinds
+    ]
+    if group_version == "v1":
+        resources.append(
+            {"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod", "verbs": ["get"]}
+        )
+    return {"kind": "APIResourceList", "groupVersion": group_version, "resources": resources}
+
+
+def _group(group_version: str) -> dict[str, Any]:
+    name, version = group_version.split("/")
+    entry = {"groupVersion": group_version, "version": version}
+    return {"name": name, "versions": [entry], "preferredVersion": entry}
+
+
 DISCOVERY: dict[str, Any] = {
     "/version": {"major": "1", "minor": "35", "gitVersion": "v1.35.0"},
     "/api": {"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": []},
-    "/apis": {"kind": "APIGroupList", "apiVersion": "v1", "groups": []},
-    "/api/v1": {"kind": "APIResourceList", "groupVersion": "v1", "resources": _RESOURCES},
+    "/apis": {
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [_group(gv) for gv in KINDS if "/" in gv],
+    },
+    **{("/api/" if gv == "v1" else "/apis/") + gv: _resource_list(gv, kinds) for gv, kinds in KINDS.items()},
 }
+NOT_FOUND = {"kind": "Status", "apiVersion": "v1", "code": 404, "reason": "NotFound"}
 
 
 class StandInKubeAPI:
-    """Serves /api/v1 pods and events in every namespace; records created pods."""
+    """A loopback API server with a kubeconfig pointing at it."""
 
     def __init__(self, workdir: Path) -> None:
+        self.objects: dict[tuple[str, str, str], dict[str, Any]] = {}  # (namespace, plural, name)
         self.created: list[dict[str, Any]] = []
         self.requests: list[str] = []
         api = self
@@ -53,11 +90,12 @@ class StandInKubeAPI:
 
             def do_GET(self) -> None:
                 url = urlsplit(self.path)
-                query = parse_qs(url.query)
                 api.requests.append(f"GET {self.path}")
+                parts = url.path.strip("/").split("/")
                 if url.path in DISCOVERY:
                     return self._send(200, DISCOVERY[url.path])
                 if url.path.endswith(("/pods", "/events")):
+                    query = parse_qs(url.query)
                     if query.get("watch", [""])[0].lower() == "true":
                         return self._hold_watch(query)
                     kind = "PodList" if url.path.endswith("/pods") else "EventList"
@@ -65,7 +103,10 @@ class StandInKubeAPI:
                     return self._send(
                         200, {"kind": kind, "apiVersion": "v1", "metadata": metadata, "items": []}
                     )
-                self._send(404, {"kind": "Status", "apiVersion": "v1", "code": 404, "reason": "NotFound"})
+                if parts[-4:-3] == ["namespaces"]:  # /.../namespaces/<ns>/<plural>/<name>
+                    stored = api.objects.get((parts[-3], parts[-2], parts[-1]))
+                    return self._send(200, stored) if stored else self._send(404, NOT_FOUND)
+                self._send(404, NOT_FOUND)
 
             def _hold_watch(self, query: dict[str, list[str]]) -> None:
                 """An open watch with no events, ended after a while (or the client's timeout)."""
@@ -92,8 +133,8 @@ class StandInKubeAPI:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.kubeconfig = workdir / "kubeconfig"
         workdir.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig = workdir / "kubeconfig"
         server = f"http://127.0.0.1:{self.server.server_address[1]}"
         config = {
             "apiVersion": "v1",
@@ -105,6 +146,10 @@ class StandInKubeAPI:
         }
         self.kubeconfig.write_text(json.dumps(config))
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def store(self, obj: dict[str, Any], namespace: str) -> None:
+        """Make an object exist "in the cluster" (namespaced, core or any group)."""
+        self.objects[(namespace, plural(obj["kind"]), obj["metadata"]["name"])] = obj
 
     def env(self) -> dict[str, str]:
         """What a token-mounting pod gets instead of in-cluster credentials."""

@@ -4,9 +4,9 @@ import base64
 
 import pytest
 
+from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import NAMESPACE, RELEASE, RenderRequest, find, parse, render, run_helm_template
 from tests.conftest import ci_file
-from tests.fake_kube_api import FakeKubeAPI
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, secret_data
 
 AIRFLOW_SECRET_KEYS = {"fernet-key", "jwt-secret", "api-secret-key", "admin-password", "flower-password"}
@@ -54,22 +54,36 @@ def test_existing_secrets_are_referenced_and_nothing_is_generated(helm_major):
 
 @pytest.fixture
 def fake_api(tmp_path):
-    api = FakeKubeAPI(tmp_path)
+    api = StandInKubeAPI(tmp_path)
     yield api
     api.close()
 
 
+def helm_args(api):
+    """`helm template` against the stand-in API, so `lookup` sees what it stores."""
+    return ("--dry-run=server", "--disable-openapi-validation", "--kubeconfig", str(api.kubeconfig))
+
+
+def installed(secret):
+    """A rendered Secret as `helm install` leaves it: with Helm's ownership annotations."""
+    marks = {"meta.helm.sh/release-name": RELEASE, "meta.helm.sh/release-namespace": NAMESPACE}
+    metadata = {**secret["metadata"], "annotations": {**secret["metadata"].get("annotations", {}), **marks}}
+    return {**secret, "metadata": metadata}
+
+
 def test_upgrade_reuses_every_generated_secret(fake_api, helm_major):
     """Install, store the Secrets as the cluster would, upgrade: no value may change."""
-    request = RenderRequest(helm_major=helm_major, extra_args=fake_api.helm_args())
+    request = RenderRequest(helm_major=helm_major, extra_args=helm_args(fake_api))
     first = parse(run_helm_template(request))
     secrets = of_kind(first, "Secret")
     names = {s["metadata"]["name"] for s in secrets}
     assert names == {"airflow-airflow", "airflow-postgres", "airflow-redis"}
     for secret in secrets:
-        fake_api.store(secret, NAMESPACE, RELEASE)
-    looked_up = {p for p in fake_api.requests if "/secrets/" in p}
-    assert looked_up == {f"/api/v1/namespaces/{NAMESPACE}/secrets/{s['metadata']['name']}" for s in secrets}
+        fake_api.store(installed(secret), NAMESPACE)
+    looked_up = {p.split("?")[0] for p in fake_api.requests if "/secrets/" in p}
+    assert looked_up == {
+        f"GET /api/v1/namespaces/{NAMESPACE}/secrets/{s['metadata']['name']}" for s in secrets
+    }
 
     second = parse(run_helm_template(request))
     for secret in secrets:
@@ -81,10 +95,10 @@ def test_upgrade_reuses_every_generated_secret(fake_api, helm_major):
 
 
 def test_upgrade_fills_in_a_key_missing_from_an_older_secret(fake_api, helm_major):
-    request = RenderRequest(helm_major=helm_major, extra_args=fake_api.helm_args())
+    request = RenderRequest(helm_major=helm_major, extra_args=helm_args(fake_api))
     secret = find(parse(run_helm_template(request)), "Secret", "-airflow")
     old = {**secret, "data": {k: v for k, v in secret["data"].items() if k != "api-secret-key"}}
-    fake_api.store(old, NAMESPACE, RELEASE)
+    fake_api.store(installed(old), NAMESPACE)
     again = find(parse(run_helm_template(request)), "Secret", "-airflow")
     assert again["data"]["jwt-secret"] == secret["data"]["jwt-secret"]
     assert again["data"]["api-secret-key"]  # generated anew, not empty
