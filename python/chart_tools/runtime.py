@@ -183,21 +183,25 @@ def http_ok(url: str, timeout: float = 5) -> bool:
     return False
 
 
+def probe_port(process: Process, port: int | str) -> int:
+    """The local port behind a probe's port (a container port name or number)."""
+    if str(port) not in process.ports:
+        raise StepError(f"{process.name} probe", f"port {port} is not a port of the container")
+    return process.ports[str(port)]
+
+
+def probe_url(process: Process, http_get: dict) -> str:
+    return f"http://127.0.0.1:{probe_port(process, http_get['port'])}{http_get.get('path', '/')}"
+
+
 def run_probe(process: Process, probe: dict, timeout: float = 120) -> None:
     """Run a container's probe once against the local process, as the kubelet would."""
     if "httpGet" in probe:
-        get = probe["httpGet"]
-        port = process.ports.get(str(get["port"]))
-        if port is None:
-            raise StepError(f"{process.name} probe", f"port {get['port']} is not a port of the container")
-        url = f"http://127.0.0.1:{port}{get.get('path', '/')}"
+        url = probe_url(process, probe["httpGet"])
         if not http_ok(url):
             raise StepError(f"{process.name} probe", f"GET {url} did not answer 2xx/3xx")
     elif "tcpSocket" in probe:
-        target = str(probe["tcpSocket"]["port"])
-        port = process.ports.get(target)
-        if port is None:
-            raise StepError(f"{process.name} probe", f"port {target} is not a port of the container")
+        port = probe_port(process, probe["tcpSocket"]["port"])
         try:
             socket.create_connection(("127.0.0.1", port), timeout=10).close()
         except OSError as err:

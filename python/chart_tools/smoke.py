@@ -26,7 +26,7 @@ from chart_tools import ROOT
 from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import Manifest, RenderError, render
 from chart_tools.runplan import IMAGE_AIRFLOW_HOME, PodPlan, RunPlan, RunPlanError, build_plan, local_path
-from chart_tools.runtime import Runner, StepError, echo, http_ok, run_probe, wait_until
+from chart_tools.runtime import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
 from chart_tools.services import Endpoint, ServiceError, services
 
 DAGS = ROOT / "dags"
@@ -251,8 +251,7 @@ class Smoke:
             for process in pod.main:
                 probe = process.probes.get("readinessProbe") or process.probes.get("startupProbe")
                 if probe and "httpGet" in probe:
-                    port = process.ports[str(probe["httpGet"]["port"])]
-                    url = f"http://127.0.0.1:{port}{probe['httpGet'].get('path', '/')}"
+                    url = probe_url(process, probe["httpGet"])
                     wait_until(
                         f"{process.name} ready", lambda url=url: http_ok(url), TIMEOUTS["ready"], self.runner
                     )
