@@ -1,9 +1,10 @@
 """Generate values.schema.json and the README values tables from values.yaml.
 
 values.yaml is the single place a value is declared and documented: a `# --` comment above a
-key is its description, `# @schema {...}` lines add JSON-schema keywords. Types come from the
-defaults. Generating both artefacts from one source keeps the schema strict (draft-07,
-`additionalProperties: false` everywhere) without a second hand-kept copy of every description.
+key is its description, `# @schema` lines add JSON-schema keywords (read together as one YAML
+block, so a long schema may span lines). Types come from the defaults. Generating both artefacts
+from one source keeps the schema strict (draft-07, `additionalProperties: false` everywhere)
+without a second hand-kept copy of every description.
 """
 
 from __future__ import annotations
@@ -62,7 +63,12 @@ class KeyDoc:
     """What the comments above one key say."""
 
     description: str = ""
-    schema: dict[str, Any] = field(default_factory=dict)
+    schema_lines: list[str] = field(default_factory=list)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The `# @schema` lines read as one YAML block, so a long schema may span lines."""
+        return yaml.safe_load("\n".join(self.schema_lines)) or {}
 
 
 _KEY = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z0-9_]+):")
@@ -79,10 +85,10 @@ def parse_comments(text: str) -> dict[str, KeyDoc]:
             pending = None
         elif stripped.startswith("# --"):
             pending = KeyDoc(description=stripped[4:].strip())
-        elif stripped.startswith("# @schema") and pending is not None:
-            pending.schema.update(yaml.safe_load("{" + stripped[len("# @schema") :].strip() + "}"))
+        elif stripped.startswith("# @schema ") and pending is not None:
+            pending.schema_lines.append(stripped[len("# @schema ") :])
         elif stripped.startswith("#"):
-            if pending is not None and not pending.schema:
+            if pending is not None and not pending.schema_lines:
                 pending.description += " " + stripped[1:].strip()
         elif match := _KEY.match(line):
             indent = len(match["indent"])

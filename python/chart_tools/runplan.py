@@ -14,18 +14,22 @@ from the rendered objects (never from hard-coded chart knowledge):
   containerPort must be one Airflow really listens on;
 - Service names: URLs in Airflow options that name a Service are rewritten to 127.0.0.1 and the
   local port behind Service port -> targetPort -> containerPort.
+The git-sync image runs as its stand-in (chart_tools.gitsync) with the same arguments.
 """
 
 from __future__ import annotations
 
 import base64
 import configparser
+import json
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chart_tools import gitsync
 from chart_tools.render import Manifest
 from chart_tools.services import free_port
 
@@ -59,6 +63,7 @@ class Process:
     env: dict[str, str]
     root: Path
     options: dict[tuple[str, str], str]  # Airflow options as rendered (airflow.cfg + env), unmapped
+    mounts: dict[str, Path]  # container mount path -> local folder or file holding its content
     ports: dict[str, int] = field(default_factory=dict)  # container port name or number -> local port
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -205,16 +210,17 @@ def _write_keys(target: Path, data: dict[str, str], items: list[dict[str, str]] 
 
 def materialise_mounts(
     spec: dict[str, Any], container: dict[str, Any], cluster: Cluster, root: Path, shared: Path, where: str
-) -> list[str]:
-    """Create every mount of the container under `root`; return the container mount paths."""
+) -> dict[str, Path]:
+    """Create every mount of the container under `root`; map each mount path to where its content
+    lives (a claim is one folder under `shared`, seen by every pod that mounts it)."""
     volumes = {v["name"]: v for v in spec.get("volumes") or []}
-    paths = []
+    paths: dict[str, Path] = {}
     for mount in container.get("volumeMounts") or []:
         here = f"{where}.volumeMounts[{mount['mountPath']}]"
         volume = volumes.get(mount["name"])
         if volume is None:
             raise RunPlanError(f"{here}: volume {mount['name']!r} is not declared in the pod")
-        target = local_path(root, mount["mountPath"])
+        target = paths[mount["mountPath"]] = local_path(root, mount["mountPath"])
         if "configMap" in volume or "secret" in volume:
             kind, source = (
                 ("ConfigMap", volume["configMap"]) if "configMap" in volume else ("Secret", volume["secret"])
@@ -231,14 +237,15 @@ def materialise_mounts(
         elif "emptyDir" in volume:
             target.mkdir(parents=True, exist_ok=True)
         elif "persistentVolumeClaim" in volume:
-            claim = shared / "claims" / volume["persistentVolumeClaim"]["claimName"]
+            claim_name = volume["persistentVolumeClaim"]["claimName"]
+            claim = shared / "claims" / claim_name / mount.get("subPath", "")
             claim.mkdir(parents=True, exist_ok=True)
             target.parent.mkdir(parents=True, exist_ok=True)
             if not target.exists():
                 target.symlink_to(claim)
+            paths[mount["mountPath"]] = claim
         else:
             raise RunPlanError(f"{here}: volume type {sorted(set(volume) - {'name'})} is not emulated")
-        paths.append(mount["mountPath"])
     return paths
 
 
@@ -266,6 +273,26 @@ def effective_options(root: Path, env: dict[str, str]) -> dict[tuple[str, str], 
     return options
 
 
+def mapped_json(value: str, mapped: Callable[[str], bool], root: Path) -> str:
+    """A JSON option with every mapped absolute path inside it moved into the pod root."""
+    try:
+        data = json.loads(value)
+    except json.JSONDecodeError:
+        return value
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        if isinstance(node, str) and node.startswith("/") and mapped(node):
+            return str(local_path(root, node))
+        return node
+
+    new = walk(data)
+    return value if new == data else json.dumps(new)
+
+
 def path_overrides(
     options: dict[tuple[str, str], str], env: dict[str, str], roots: list[str], root: Path
 ) -> dict[str, str]:
@@ -281,6 +308,8 @@ def path_overrides(
     for (section, key), value in options.items():
         if value.startswith("/") and mapped(value):
             overrides[env_name(section, key)] = str(local_path(root, value))
+        elif value.startswith("[") and mapped_json(value, mapped, root) != value:
+            overrides[env_name(section, key)] = mapped_json(value, mapped, root)  # e.g. DAG bundle paths
     for name, value in env.items():
         if not name.startswith("AIRFLOW__") and value.startswith("/") and mapped(value):
             overrides[name] = str(local_path(root, value))
@@ -365,6 +394,12 @@ def rewrite_urls(
 # ---------------------------------------------------------------- planning
 
 
+def image_repository(image: str) -> str:
+    """The repository part of an image reference (no tag, no digest)."""
+    name = image.split("@")[0]
+    return name.rsplit(":", 1)[0] if ":" in name.rsplit("/", 1)[-1] else name
+
+
 def _container_where(obj: Manifest, container: dict[str, Any]) -> str:
     return f"{obj['kind']}/{obj['metadata']['name']} container {container['name']}"
 
@@ -387,6 +422,9 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         port_env, ports = port_overrides(options, container, where)
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         argv = [expand(str(a), env, f"{where}.args") for a in argv]
+        if image_repository(container["image"]) == gitsync.IMAGE:
+            argv, standin_ports = gitsync.plan(argv, lambda path: local_path(root, path))
+            ports.update(standin_ports)
         if not argv:
             raise RunPlanError(f"{where}: no command or args: the image's default command is not emulated")
         probes = {
@@ -394,7 +432,7 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         }
         local_path(root, "/home/airflow").mkdir(parents=True, exist_ok=True)
         env = {**env, **overrides, **port_env}
-        return Process(name, container["name"], argv, env, root, options, ports, probes)
+        return Process(name, container["name"], argv, env, root, options, mounts, ports, probes)
 
     return PodPlan(
         name=name,

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server"}
+# Debian package -> the binary the runtime tier runs from it (git: the git-sync stand-in).
+DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server", "git": "git"}
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
 REDIS_PASSWORD = "airflow-smoke-broker"
 
@@ -61,7 +62,7 @@ def _server_bin(name: str) -> str:
 
 
 def missing_binaries() -> list[str]:
-    """Debian packages whose server binary cannot be found."""
+    """Debian packages whose binary cannot be found."""
     missing = []
     for package, binary in DEBIAN_PACKAGES.items():
         try:
@@ -209,7 +210,7 @@ def services(workdir: Path | None = None) -> Iterator[tuple[Endpoint, Endpoint]]
 
 
 def ensure_installed() -> int:
-    """Install the Debian server packages when missing (root on Debian), else explain."""
+    """Install the Debian packages the runtime tier needs when missing (root on Debian), else explain."""
     missing = missing_binaries()
     if not missing:
         return 0

@@ -25,7 +25,15 @@ import yaml
 from chart_tools import ROOT
 from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import Manifest, RenderError, render
-from chart_tools.runplan import IMAGE_AIRFLOW_HOME, PodPlan, RunPlan, RunPlanError, build_plan, local_path
+from chart_tools.runplan import (
+    IMAGE_AIRFLOW_HOME,
+    PodPlan,
+    Process,
+    RunPlan,
+    RunPlanError,
+    build_plan,
+    local_path,
+)
 from chart_tools.runtime import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
 from chart_tools.services import Endpoint, ServiceError, services
 
@@ -93,14 +101,32 @@ def runtime_values(pg: Endpoint, redis: Endpoint, run_dir: Path) -> tuple[Path, 
     return path, [_secret(DB_SECRET, pg.password), _secret(REDIS_SECRET, redis.password)]
 
 
-def place_dags(pod: PodPlan) -> None:
-    """DAGs are baked into the image: put them where each pod's Airflow looks for them."""
-    for process in pod.init + pod.main:
-        home = process.env.get("AIRFLOW_HOME", str(local_path(pod.root, IMAGE_AIRFLOW_HOME)))
-        folder = Path(process.env.get("AIRFLOW__CORE__DAGS_FOLDER", f"{home}/dags"))
-        folder.mkdir(parents=True, exist_ok=True)
+def _dags_mount(process: Process) -> str | None:
+    """The mount path of the volume covering the process's DAGs folder, if any."""
+    folder = process.options.get(("core", "dags_folder"), f"{IMAGE_AIRFLOW_HOME}/dags")
+    covering = [m for m in process.mounts if folder == m or folder.startswith(m.rstrip("/") + "/")]
+    return max(covering, key=len) if covering else None
+
+
+def provide_dags(plan: RunPlan) -> None:
+    """Put the example DAGs where the user's DAG source would have them. No pod mounting a volume
+    at its DAGs folder means DAG mode `image`: every pod's image holds them (as images/airflow-dags
+    builds it). Otherwise they go into the claim mounted there (one folder every pod shares); a
+    pod-local volume (the git modes' emptyDir) is left to the containers that fill it."""
+    processes = [(pod, p) for pod in plan.workloads for p in pod.init + pod.main]
+    image_mode = not any(_dags_mount(p) for _, p in processes)
+    for pod, process in processes:
+        folder = process.options.get(("core", "dags_folder"), f"{IMAGE_AIRFLOW_HOME}/dags")
+        mount = _dags_mount(process)
+        if image_mode:
+            target = local_path(pod.root, folder)
+        elif mount and not process.mounts[mount].is_relative_to(pod.root):
+            target = process.mounts[mount] / Path(folder).relative_to(mount)
+        else:
+            continue
+        target.mkdir(parents=True, exist_ok=True)
         for dag in DAGS.glob("*.py"):
-            shutil.copy(dag, folder / dag.name)
+            shutil.copy(dag, target / dag.name)
 
 
 def admin_credentials(plan: RunPlan) -> tuple[str, str]:
@@ -203,8 +229,8 @@ class Smoke:
     def _run(self, pg: Endpoint, redis: Endpoint) -> None:
         objects = self.phase("render", lambda: self._render(pg, redis))
         plan = self.phase("plan", lambda: build_plan(objects, self.run_dir))
+        provide_dags(plan)
         for pod in plan.workloads:
-            place_dags(pod)
             if pod.token:  # in-cluster credentials become a kubeconfig for the stand-in API
                 for process in pod.init + pod.main:
                     process.env.update(self.kube_api.env())

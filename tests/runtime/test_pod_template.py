@@ -16,7 +16,7 @@ from chart_tools.render import render
 from chart_tools.runplan import build_plan
 from chart_tools.runtime import Runner, process_env
 from chart_tools.services import services
-from chart_tools.smoke import place_dags, runtime_values
+from chart_tools.smoke import provide_dags, runtime_values
 from chart_tools.validate import validate
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
@@ -35,7 +35,7 @@ def task_pods(tmp_path_factory):
         for migrate in plan.migration.init:  # the schema, as the migration Job leaves it
             runner.run_to_completion(migrate, timeout=300)
         scheduler = plan.pod("scheduler")
-        place_dags(scheduler)
+        provide_dags(plan)
         process = scheduler.main[0]
         out = run_dir / "out"
         for dag_id in DAG_IDS:

@@ -35,13 +35,31 @@ def test_celery_executor_runs_the_tutorial_dag():
     assert not result.run_dir.exists()  # cleaned after success
 
 
-def test_local_executor_runs_the_tutorial_dag():
-    smoke = Smoke([ROOT / "values" / "local-executor.yaml"])
+def test_local_executor_with_dags_in_the_image_runs_the_tutorial_dag():
+    """DAG mode `image`: the files are part of the image, so each pod has its own copy."""
+    smoke = Smoke([ROOT / "values" / "local-executor.yaml", ROOT / "values" / "dags-image.yaml"])
     result = smoke.run()
-    smoke.cleanup(keep=False)
     assert result.ok, result.failure
     assert sorted(result.workloads) == sorted(AIRFLOW_COMPONENTS)
     assert set(result.tasks.values()) == {"success"}
+    scheduler_dags = result.run_dir / "pods/scheduler/opt/airflow/dags"
+    assert (scheduler_dags / "tutorial.py").is_file() and not scheduler_dags.is_symlink()
+    smoke.cleanup(keep=False)
+
+
+def test_dags_on_a_persistent_volume_run():
+    """DAG mode `persistentVolume`: the claim (a folder every pod shares) is the only copy; a
+    reader that did not mount it would not find the DAG."""
+    smoke = Smoke([DEFAULT_PROFILE, ROOT / "values" / "dags-persistent-volume.yaml"])
+    result = smoke.run()
+    assert result.ok, result.failure
+    assert set(result.tasks.values()) == {"success"}
+    claim = result.run_dir / "claims/airflow-dags/dags"  # existingClaim + subPath of the profile
+    assert (claim / "tutorial.py").is_file()
+    for reader in ("dag-processor", "triggerer", "worker"):
+        assert (result.run_dir / "pods" / reader / "opt/airflow/dags").resolve() == claim
+    assert not (result.run_dir / "pods/api-server/opt/airflow/dags").exists()
+    smoke.cleanup(keep=False)
 
 
 def test_killing_a_workload_fails_the_smoke_and_shows_its_log(capfd):

@@ -51,3 +51,17 @@ def test_table_lists_leaves_with_defaults():
     table = docs.values_table(SAMPLE)
     assert "| `top.count` | integer | `3` | A number. |" in table
     assert "| `top.labels` | object | `{}` | Free map. |" in table
+
+
+def test_schema_lines_form_one_yaml_block():
+    text = """\
+# -- Items.
+# @schema items:
+# @schema   type: object
+# @schema   required: [name]
+# @schema minItems: 1
+items: []
+"""
+    schema = docs.build_schema(text)["properties"]["items"]
+    assert schema["items"] == {"type": "object", "required": ["name"]}
+    assert schema["minItems"] == 1

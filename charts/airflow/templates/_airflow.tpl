@@ -144,6 +144,7 @@ terminationGracePeriodSeconds: {{ . }}
 {{- end }}
 {{- include "airflow.placement" (dict "root" $root "component" .component "placement" .values.placement) }}
 initContainers:
+  {{- include "airflow.dags.initContainers" . | indent 2 }}
   {{- include "airflow.waitForMigrations" $root | nindent 2 }}
 containers:
   - name: {{ .name }}
@@ -169,11 +170,14 @@ containers:
       {{- include "airflow.containerSecurityContext" $root | nindent 6 }}
     volumeMounts:
       {{- include "airflow.volumeMounts" $root | nindent 6 }}
+      {{- include "airflow.dags.volumeMounts" . | indent 6 }}
       {{- with .volumeMounts }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
+  {{- include "airflow.dags.sidecars" . | indent 2 }}
 volumes:
   {{- include "airflow.volumes" $root | nindent 2 }}
+  {{- include "airflow.dags.volumes" . | indent 2 }}
   {{- with .volumes }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

@@ -4,6 +4,7 @@
 {{- define "airflow.config.derived" -}}
 core:
   executor: {{ .Values.cluster.executor }}
+  dags_folder: {{ .Values.cluster.dags.path }}
   execution_api_server_url: {{ include "airflow.apiServer.url" . }}/execution/
   auth_manager: airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
 api:
@@ -11,6 +12,10 @@ api:
 scheduler:
   enable_health_check: "True"
   scheduler_health_check_server_port: {{ include "airflow.scheduler.healthPort" . | quote }}
+{{- if eq (include "airflow.dags.git" .) "true" }}
+dag_processor:
+  dag_bundle_config_list: {{ include "airflow.dags.bundles" . | quote }}
+{{- end }}
 {{- if eq (include "airflow.executor.kubernetes" .) "true" }}
 {{- $k := .Values.cluster.kubernetes }}
 kubernetes_executor:
@@ -33,6 +38,7 @@ celery: [broker_url, result_backend, flower_basic_auth]
 
 {{/* airflow.config.validate: fails the render on value combinations that cannot work, naming the keys. */}}
 {{- define "airflow.config.validate" -}}
+{{- include "airflow.dags.validate" . -}}
 {{- $v := .Values.cluster -}}
 {{- if and $v.flower.enabled (ne (include "airflow.executor.celery" .) "true") -}}
 {{- fail (printf "cluster.flower.enabled needs cluster.executor to include CeleryExecutor (it is %s)" $v.executor) -}}

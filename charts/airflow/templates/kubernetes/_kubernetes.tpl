@@ -22,6 +22,10 @@ spec:
     {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 4 }}
   {{- include "airflow.imagePullSecrets" . | nindent 2 }}
   {{- include "airflow.placement" (dict "root" . "component" "task" "placement" $k.placement) | nindent 2 }}
+  {{- with include "airflow.dags.initContainers" $labels }}
+  initContainers:
+    {{- . | indent 4 }}
+  {{- end }}
   containers:
     # Airflow requires the task container to be named "base".
     - name: base
@@ -35,6 +39,8 @@ spec:
         {{- include "airflow.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
         {{- include "airflow.volumeMounts" . | nindent 8 }}
+        {{- include "airflow.dags.volumeMounts" $labels | indent 8 }}
   volumes:
     {{- include "airflow.volumes" . | nindent 4 }}
+    {{- include "airflow.dags.volumes" $labels | indent 4 }}
 {{- end -}}

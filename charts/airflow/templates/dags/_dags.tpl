@@ -1,0 +1,200 @@
+{{/* DAG sources (cluster.dags): which pods read DAG files, and the volumes, mounts and git-sync containers that give them the same files at the same path. */}}
+
+{{/* airflow.dags.reads: "true" when a component's main container reads DAG files; call with (dict "root" $ "component" NAME). */}}
+{{- define "airflow.dags.reads" -}}
+{{- if has .component (list "dag-processor" "triggerer" "worker" "task") -}}true
+{{- else if eq .component "scheduler" -}}{{ eq .root.Values.cluster.executor "LocalExecutor" }}
+{{- else -}}false
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.dags.git: "true" in the git modes (gitSync, gitInit). */}}
+{{- define "airflow.dags.git" -}}{{ has .Values.cluster.dags.mode (list "gitSync" "gitInit") }}{{- end -}}
+
+{{/* airflow.dags.ssh: "true" when a repository's URL is SSH (ssh:// or user@host:path); call with the repository. */}}
+{{- define "airflow.dags.ssh" -}}{{ or (hasPrefix "ssh://" .url) (regexMatch "^[^/:@]+@[^/:]+:" .url) }}{{- end -}}
+
+{{/* airflow.dags.claimName: the claim mounted in persistentVolume mode. */}}
+{{- define "airflow.dags.claimName" -}}
+{{- .Values.cluster.dags.persistentVolume.existingClaim | default (printf "%s-dags" (include "airflow.fullname" .)) -}}
+{{- end -}}
+
+{{/* airflow.dags.bundles: Airflow 3's dag_bundle_config_list in git modes: one LocalDagBundle per repository, at the folder git-sync publishes. */}}
+{{- define "airflow.dags.bundles" -}}
+{{- $d := .Values.cluster.dags -}}
+{{- $bundles := list -}}
+{{- range $d.git.repos -}}
+{{- $path := trimSuffix "/" (printf "%s/%s/%s" $d.path .name (.subPath | default "")) -}}
+{{- $bundles = append $bundles (dict "name" .name "classpath" "airflow.dag_processing.bundles.local.LocalDagBundle" "kwargs" (dict "path" $path)) -}}
+{{- end -}}
+{{- toJson $bundles -}}
+{{- end -}}
+
+{{/* airflow.dags.validate: fails the render on DAG-source settings that cannot work, naming the keys. */}}
+{{- define "airflow.dags.validate" -}}
+{{- $d := .Values.cluster.dags -}}
+{{- $git := eq (include "airflow.dags.git" .) "true" -}}
+{{- if and $git (not $d.git.repos) -}}
+{{- fail (printf "cluster.dags.mode is %s but cluster.dags.git.repos is empty: add a repository (name, url)" $d.mode) -}}
+{{- end -}}
+{{- if and $d.git.repos (not $git) -}}
+{{- fail (printf "cluster.dags.git.repos is set but cluster.dags.mode is %s: set cluster.dags.mode to gitSync or gitInit" $d.mode) -}}
+{{- end -}}
+{{- if and $d.persistentVolume.existingClaim (ne $d.mode "persistentVolume") -}}
+{{- fail (printf "cluster.dags.persistentVolume.existingClaim is set but cluster.dags.mode is %s: set cluster.dags.mode to persistentVolume" $d.mode) -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $i, $r := $d.git.repos -}}
+{{- $key := printf "cluster.dags.git.repos[%d] (%s)" $i $r.name -}}
+{{- if hasKey $seen $r.name -}}
+{{- fail (printf "%s: the name is used twice; each repository needs its own sub-folder" $key) -}}
+{{- end -}}
+{{- $_ := set $seen $r.name true -}}
+{{- if eq (include "airflow.dags.ssh" $r) "true" -}}
+{{- if not $r.credentialsSecret -}}
+{{- fail (printf "%s: SSH URL %s needs credentialsSecret, a kubernetes.io/ssh-auth Secret with key ssh-privatekey" $key $r.url) -}}
+{{- end -}}
+{{- if not (or $d.git.knownHosts $d.git.sshInsecureSkipHostKeyCheck) -}}
+{{- fail (printf "%s uses SSH but cluster.dags.git.knownHosts is empty: set it to the server's host keys (`ssh-keyscan -t ed25519,rsa HOST`, checked against the keys your provider publishes), or set cluster.dags.git.sshInsecureSkipHostKeyCheck=true to skip the check (insecure)" $key) -}}
+{{- end -}}
+{{- else if and $r.credentialsSecret (not (hasPrefix "https://" $r.url)) -}}
+{{- fail (printf "%s: credentialsSecret is set but %s is neither https:// nor SSH; a token would travel unencrypted" $key $r.url) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.dags.volumes: pod volumes a component needs for its DAGs (none in image mode); call with (dict "root" $ "component" NAME). */}}
+{{- define "airflow.dags.volumes" -}}
+{{- $d := .root.Values.cluster.dags -}}
+{{- if eq (include "airflow.dags.reads" .) "true" -}}
+{{- if eq $d.mode "persistentVolume" }}
+- name: dags
+  persistentVolumeClaim:
+    claimName: {{ include "airflow.dags.claimName" .root }}
+    readOnly: true
+{{- else if eq (include "airflow.dags.git" .root) "true" }}
+- name: dags
+  emptyDir: {}
+{{- range $d.git.repos }}
+{{- if eq (include "airflow.dags.ssh" .) "true" }}
+- name: git-ssh-{{ .name }}
+  secret:
+    secretName: {{ .credentialsSecret }}
+    defaultMode: 288 # 0440: readable by git-sync through the pod's fsGroup
+    items: [{key: ssh-privatekey, path: ssh}]
+{{- end }}
+{{- end }}
+{{- if $d.git.knownHosts }}
+- name: git-known-hosts
+  configMap:
+    name: {{ include "airflow.fullname" .root }}-git-known-hosts
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* airflow.dags.volumeMounts: the DAG mount of a component's main container, read-only at cluster.dags.path; same arguments. */}}
+{{- define "airflow.dags.volumeMounts" -}}
+{{- $d := .root.Values.cluster.dags -}}
+{{- if and (eq (include "airflow.dags.reads" .) "true") (ne $d.mode "image") }}
+- name: dags
+  mountPath: {{ $d.path }}
+  readOnly: true
+  {{- if and (eq $d.mode "persistentVolume") $d.persistentVolume.subPath }}
+  subPath: {{ $d.persistentVolume.subPath }}
+  {{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* airflow.dags.gitSyncContainer: a git-sync v4 container publishing one repository at <path>/<name>; call with (dict "root" $ "repo" REPO "index" N "oneTime" BOOL). */}}
+{{- define "airflow.dags.gitSyncContainer" -}}
+{{- $d := .root.Values.cluster.dags -}}
+{{- $g := $d.git -}}
+{{- $r := .repo -}}
+{{- $ssh := eq (include "airflow.dags.ssh" $r) "true" -}}
+- name: {{ ternary "git-clone" "git-sync" .oneTime }}-{{ $r.name }}
+  image: {{ include "airflow.image" $g.image }}
+  imagePullPolicy: {{ $g.image.pullPolicy }}
+  args:
+    - --repo={{ $r.url }}
+    - --ref={{ $r.ref | default "HEAD" }}
+    - --depth={{ hasKey $r "depth" | ternary $r.depth 1 }}
+    - --submodules={{ $r.submodules | default "off" }}
+    # git-sync's own files stay in a hidden folder; the DAGs appear at the link.
+    - --root={{ $d.path }}/.git-sync/{{ $r.name }}
+    - --link={{ $d.path }}/{{ $r.name }}
+    - --max-failures={{ $g.maxFailures }}
+    {{- if .oneTime }}
+    - --one-time
+    {{- else }}
+    - --period={{ $g.period }}
+    - --http-bind=:{{ include "airflow.dags.gitSyncPort" .index }}
+    {{- end }}
+    {{- if $ssh }}
+    - --ssh
+    - --ssh-key-file=/etc/git-secret/{{ $r.name }}/ssh
+    - --ssh-known-hosts={{ not $g.sshInsecureSkipHostKeyCheck }}
+    {{- if $g.knownHosts }}
+    - --ssh-known-hosts-file=/etc/git-known-hosts/known_hosts
+    {{- end }}
+    {{- end }}
+  env:
+    - name: HOME
+      value: /tmp
+    {{- if and $r.credentialsSecret (not $ssh) }}
+    - name: GITSYNC_USERNAME
+      valueFrom: {secretKeyRef: {name: {{ $r.credentialsSecret }}, key: username}}
+    - name: GITSYNC_PASSWORD
+      valueFrom: {secretKeyRef: {name: {{ $r.credentialsSecret }}, key: password}}
+    {{- end }}
+  {{- if not .oneTime }}
+  livenessProbe:
+    httpGet: {path: /, port: {{ include "airflow.dags.gitSyncPort" .index }}}
+    initialDelaySeconds: 30
+    periodSeconds: 30
+    failureThreshold: 5
+  {{- end }}
+  resources:
+    {{- toYaml $g.resources | nindent 4 }}
+  securityContext:
+    # The image's own git-sync user; the pod's fsGroup lets it write the DAG volume.
+    runAsUser: 65533
+    runAsGroup: 65533
+    {{- include "airflow.containerSecurityContext" .root | nindent 4 }}
+  volumeMounts:
+    - name: dags
+      mountPath: {{ $d.path }}
+    - name: tmp
+      mountPath: /tmp
+    {{- if $ssh }}
+    - name: git-ssh-{{ $r.name }}
+      mountPath: /etc/git-secret/{{ $r.name }}
+      readOnly: true
+    {{- if $g.knownHosts }}
+    - name: git-known-hosts
+      mountPath: /etc/git-known-hosts
+      readOnly: true
+    {{- end }}
+    {{- end }}
+{{- end -}}
+
+{{/* airflow.dags.gitSyncPort: port of the N-th git-sync sidecar's health endpoint. */}}
+{{- define "airflow.dags.gitSyncPort" -}}{{ add 8100 . }}{{- end -}}
+
+{{/* airflow.dags.initContainers: one-time clones so a DAG-reading pod never starts empty (git modes); same arguments as airflow.dags.volumes. */}}
+{{- define "airflow.dags.initContainers" -}}
+{{- if and (eq (include "airflow.dags.reads" .) "true") (eq (include "airflow.dags.git" .root) "true") -}}
+{{- range $i, $r := .root.Values.cluster.dags.git.repos }}
+{{ include "airflow.dags.gitSyncContainer" (dict "root" $.root "repo" $r "index" $i "oneTime" true) }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.dags.sidecars: git-sync containers that keep pulling (gitSync mode, long-running pods only: task pods keep the init clone); same arguments. */}}
+{{- define "airflow.dags.sidecars" -}}
+{{- if and (eq (include "airflow.dags.reads" .) "true") (eq .root.Values.cluster.dags.mode "gitSync") (ne .component "task") -}}
+{{- range $i, $r := .root.Values.cluster.dags.git.repos }}
+{{ include "airflow.dags.gitSyncContainer" (dict "root" $.root "repo" $r "index" $i "oneTime" false) }}
+{{- end }}
+{{- end -}}
+{{- end -}}
