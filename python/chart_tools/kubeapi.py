@@ -79,6 +79,9 @@ class StandInKubeAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes: with Nagle's algorithm on, each
+            # kept-alive request waits ~40 ms for a delayed ACK.
+            disable_nagle_algorithm = True
 
             def _send(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
@@ -145,7 +148,7 @@ class StandInKubeAPI:
             "current-context": "stand-in",
         }
         self.kubeconfig.write_text(json.dumps(config))
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def store(self, obj: dict[str, Any], namespace: str) -> None:
         """Make an object exist "in the cluster" (namespaced, core or any group)."""
