@@ -19,7 +19,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -38,16 +37,14 @@ class GitSyncError(RuntimeError):
     """A sync failed or the arguments are outside what the stand-in supports."""
 
 
-def plan(args: list[str], local: Callable[[str], Path]) -> tuple[list[str], dict[str, int]]:
-    """argv of the stand-in for a rendered git-sync container, and its container ports -> local
-    ports. `local` maps a container path into the pod's folder."""
+def plan(args: list[str]) -> tuple[list[str], dict[str, int]]:
+    """argv of the stand-in for a rendered git-sync container (paths already mapped into the pod),
+    and its health port: container port -> a free local port."""
     argv = [sys.executable, "-m", "chart_tools.gitsync"]
     ports: dict[str, int] = {}
     for arg in args:
         name, _, value = arg.removeprefix("--").partition("=")
-        if name in ("root", "link") and value.startswith("/"):
-            arg = f"--{name}={local(value)}"
-        elif name == "http-bind":
+        if name == "http-bind":
             ports[value.rsplit(":", 1)[1]] = port = free_port()
             arg = f"--http-bind=127.0.0.1:{port}"
         argv.append(arg)

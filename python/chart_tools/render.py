@@ -86,10 +86,12 @@ def render(
     helm_major: int = 3,
     kube_version: str = DEFAULT_KUBE_VERSION,
     chart: Path = CHART,
+    release: str = RELEASE,
 ) -> list[Manifest]:
     """Rendered objects for these inputs. Callers get a fresh list; objects are shared, do not mutate."""
     request = RenderRequest(
         chart=chart,
+        release=release,
         values_files=tuple(Path(p).resolve() for p in values_files),
         set_values=tuple(set_values),
         helm_major=helm_major,

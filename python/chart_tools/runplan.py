@@ -9,11 +9,13 @@ naming the object and field: a chart bug must fail here rather than be papered o
 Three things cannot be identical on one host, so they are mapped, and every mapping is derived
 from the rendered objects (never from hard-coded chart knowledge):
 - paths: a container path P becomes <pod root>/P; Airflow options holding such paths (and
-  AIRFLOW_HOME, the image's) are overridden with the mapped path through AIRFLOW__ env vars;
+  AIRFLOW_HOME, the image's) are overridden with the mapped path through AIRFLOW__ env vars,
+  and container arguments naming such paths are rewritten;
 - listening ports: each Airflow server option gets a free local port, and every declared
   containerPort must be one Airflow really listens on;
-- Service names: URLs in Airflow options that name a Service are rewritten to 127.0.0.1 and the
-  local port behind Service port -> targetPort -> containerPort.
+- Service names: URLs in Airflow options and container args that name a Service are rewritten
+  to 127.0.0.1 and the local port behind Service port -> targetPort -> containerPort (or, for
+  another release's Service, the local port the caller names).
 The git-sync image runs as its stand-in (chart_tools.gitsync) with the same arguments.
 """
 
@@ -293,14 +295,24 @@ def mapped_json(value: str, mapped: Callable[[str], bool], root: Path) -> str:
     return value if new == data else json.dumps(new)
 
 
+def local_arg(arg: str, mapped: Callable[[str], bool], root: Path) -> str:
+    """A container argument with a mapped absolute path (`/p` or `--flag=/p`) moved into the pod root."""
+    flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if value.startswith("/") and mapped(value):
+        return f"{flag}{eq}{local_path(root, value)}"
+    return arg
+
+
+def under(roots: list[str]) -> Callable[[str], bool]:
+    """Whether a container path lies under one of `roots` (mount paths, AIRFLOW_HOME)."""
+    return lambda value: any(value == r or value.startswith(r.rstrip("/") + "/") for r in roots)
+
+
 def path_overrides(
     options: dict[tuple[str, str], str], env: dict[str, str], roots: list[str], root: Path
 ) -> dict[str, str]:
     """Env overrides moving every Airflow path option under a mapped prefix into the pod root."""
-
-    def mapped(value: str) -> bool:
-        return any(value == r or value.startswith(r.rstrip("/") + "/") for r in roots)
-
+    mapped = under(roots)
     home = env.get("AIRFLOW_HOME", IMAGE_AIRFLOW_HOME)
     overrides = {"AIRFLOW_HOME": str(local_path(root, home)), "HOME": str(local_path(root, "/home/airflow"))}
     if "/tmp" in roots:
@@ -378,14 +390,18 @@ def _local_url(
     return f"{match['scheme']}{auth}127.0.0.1:{endpoints[(host, match['port'])]}"
 
 
+def local_urls(value: str, services: set[str], endpoints: dict[tuple[str, str], int], where: str) -> str:
+    """`value` with every in-cluster URL in it pointed at the local port behind the named Service."""
+    return _URL.sub(lambda m: _local_url(m, services, endpoints, where), value)
+
+
 def rewrite_urls(
     options: dict[tuple[str, str], str], services: set[str], endpoints: dict[tuple[str, str], int], where: str
 ) -> dict[str, str]:
-    """Env overrides pointing in-cluster URLs at the local port behind the named Service."""
+    """Env overrides pointing the in-cluster URLs of Airflow options at local ports."""
     overrides = {}
     for (section, key), value in options.items():
-        here = f"{where}: [{section}] {key}"
-        new = _URL.sub(lambda m, here=here: _local_url(m, services, endpoints, here), value)
+        new = local_urls(value, services, endpoints, f"{where}: [{section}] {key}")
         if new != value:
             overrides[env_name(section, key)] = new
     return overrides
@@ -421,9 +437,10 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         overrides = path_overrides(options, env, [IMAGE_AIRFLOW_HOME, *mounts], root)
         port_env, ports = port_overrides(options, container, where)
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
-        argv = [expand(str(a), env, f"{where}.args") for a in argv]
+        mapped = under([IMAGE_AIRFLOW_HOME, *mounts])
+        argv = [local_arg(expand(str(a), env, f"{where}.args"), mapped, root) for a in argv]
         if image_repository(container["image"]) == gitsync.IMAGE:
-            argv, standin_ports = gitsync.plan(argv, lambda path: local_path(root, path))
+            argv, standin_ports = gitsync.plan(argv)
             ports.update(standin_ports)
         if not argv:
             raise RunPlanError(f"{where}: no command or args: the image's default command is not emulated")
@@ -445,8 +462,11 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
     )
 
 
-def build_plan(objects: list[Manifest], run_root: Path) -> RunPlan:
-    """Plan every pod of the render; Services are wired once every port is known."""
+def build_plan(
+    objects: list[Manifest], run_root: Path, external: dict[tuple[str, str], int] | None = None
+) -> RunPlan:
+    """Plan every pod of the render; Services are wired once every port is known. `external` maps
+    (Service name, port) of Services outside this render (another release's) to local ports."""
     cluster = Cluster(objects)
     jobs = cluster.of_kind("Job")
     if len(jobs) != 1:
@@ -457,9 +477,10 @@ def build_plan(objects: list[Manifest], run_root: Path) -> RunPlan:
         if o["spec"].get("replicas", 1) != 0
     ]
     migration = plan_pod(jobs[0], cluster, run_root)
-    endpoints = service_endpoints(cluster, workloads)
-    services = {s["metadata"]["name"] for s in cluster.of_kind("Service")}
+    endpoints = {**(external or {}), **service_endpoints(cluster, workloads)}
+    services = {s["metadata"]["name"] for s in cluster.of_kind("Service")} | {s for s, _ in external or {}}
     for pod in [migration, *workloads]:
         for process in pod.init + pod.main:
             process.env.update(rewrite_urls(process.options, services, endpoints, process.name))
+            process.argv = [local_urls(a, services, endpoints, f"{process.name} args") for a in process.argv]
     return RunPlan(migration=migration, workloads=workloads, endpoints=endpoints)

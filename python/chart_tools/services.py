@@ -24,6 +24,7 @@ from pathlib import Path
 # Debian package -> the binary the runtime tier runs from it (git: the git-sync stand-in).
 DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server", "git": "git"}
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
+POSTGRES_ADMIN_PASSWORD = "airflow-smoke-admin"  # the superuser `postgres`
 REDIS_PASSWORD = "airflow-smoke-broker"
 
 
@@ -98,7 +99,9 @@ def _run(cmd: list[str], what: str) -> None:
 def local_postgres() -> Iterator[Endpoint]:
     """A throwaway PostgreSQL cluster on a free port; a database and user `airflow` in it.
 
-    Its data lives in a folder of its own (owned by `postgres` when we are root), removed on exit.
+    TCP logins need the password (scram), as on a real server, so a test can tell roles apart;
+    the superuser `postgres` has POSTGRES_ADMIN_PASSWORD. Its data lives in a folder of its own
+    (owned by `postgres` when we are root), removed on exit.
     """
     prefix = _run_as_postgres_user()
     data = Path(tempfile.mkdtemp(prefix="chart-tools-postgres-"))
@@ -107,18 +110,17 @@ def local_postgres() -> Iterator[Endpoint]:
     port = free_port()
     pg_ctl = [*prefix, _server_bin("pg_ctl"), "-D", str(data / "db")]
     try:
-        _run(
-            [*prefix, _server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", "--auth=trust"],
-            "initdb",
-        )
+        auth = ["--auth-local=trust", "--auth-host=scram-sha-256"]
+        _run([*prefix, _server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", *auth], "initdb")
         options = (
             f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off -c full_page_writes=off -c max_connections=300"
         )
         _run([*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w", "start"], "pg_ctl start")
-        psql = [*prefix, _server_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"]
+        psql = [*prefix, _server_bin("psql"), "-h", str(data), "-p", str(port), "-U", "postgres"]
+        admin = f"ALTER ROLE postgres PASSWORD '{POSTGRES_ADMIN_PASSWORD}'"
         role = f"CREATE ROLE airflow LOGIN PASSWORD '{POSTGRES_PASSWORD}'"
         _run(
-            [*psql, "-c", role, "-c", "CREATE DATABASE airflow OWNER airflow"],
+            [*psql, "-c", admin, "-c", role, "-c", "CREATE DATABASE airflow OWNER airflow"],
             "creating the airflow database",
         )
         yield Endpoint("127.0.0.1", port, "airflow", POSTGRES_PASSWORD, "airflow")

@@ -8,6 +8,7 @@ API and wait for every task to succeed. Each container's probes are run once at 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import shutil
@@ -24,7 +25,7 @@ import yaml
 
 from chart_tools import ROOT
 from chart_tools.kubeapi import StandInKubeAPI
-from chart_tools.render import Manifest, RenderError, render
+from chart_tools.render import RELEASE, Manifest, RenderError, render
 from chart_tools.runplan import (
     IMAGE_AIRFLOW_HOME,
     PodPlan,
@@ -35,11 +36,12 @@ from chart_tools.runplan import (
     local_path,
 )
 from chart_tools.runtime import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
-from chart_tools.services import Endpoint, ServiceError, services
+from chart_tools.services import POSTGRES_ADMIN_PASSWORD, Endpoint, ServiceError, services
 
 DAGS = ROOT / "dags"
 DEFAULT_PROFILE = ROOT / "values" / "celery-executor.yaml"
 DB_SECRET = "chart-tools-smoke-db"
+DB_ADMIN_SECRET = "chart-tools-smoke-db-admin"
 REDIS_SECRET = "chart-tools-smoke-redis"
 TIMEOUTS = {"migrate": 300.0, "start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
 
@@ -64,41 +66,54 @@ class SmokeResult:
         return "\n".join(lines)
 
 
-def _secret(name: str, password: str) -> Manifest:
-    metadata = {"name": name}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": metadata, "stringData": {"password": password}}
+def _secret(name: str, key: str, value: str) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {key: value}}
 
 
-def runtime_values(pg: Endpoint, redis: Endpoint, run_dir: Path) -> tuple[Path, list[Manifest]]:
+def base_fullname(base: str) -> str:
+    """Object-name prefix of a base release (the chart's airflow.base.fullname rule)."""
+    return base if "airflow" in base else f"{base}-airflow"
+
+
+def runtime_values(
+    pg: Endpoint, redis: Endpoint, run_dir: Path, base: str = ""
+) -> tuple[Path, list[Manifest]]:
     """Values pointing the database and the broker at the local servers, and the Secrets a user
-    would create for them. These are ordinary chart values: nothing is special-cased for tests."""
-    values = {
-        "base": {
-            "database": {
-                "type": "external",
-                "external": {
-                    "host": pg.host,
-                    "port": pg.port,
-                    "database": pg.database,
-                    "user": pg.user,
-                    "passwordSecret": {"name": DB_SECRET, "key": "password"},
-                },
-            }
-        },
-        "cluster": {
-            "redis": {
-                "type": "external",
-                "external": {
-                    "host": redis.host,
-                    "port": redis.port,
-                    "passwordSecret": {"name": REDIS_SECRET, "key": "password"},
-                },
-            }
+    would create for them. These are ordinary chart values: nothing is special-cased for tests.
+
+    With `base`, this release is a cluster on the base release of that name, whose embedded
+    PostgreSQL the local server plays (its admin Secret holds the local superuser's password)."""
+    if base:
+        database = {"type": "postgres", "postgres": {"existingSecret": DB_ADMIN_SECRET}}
+        secrets = [_secret(DB_ADMIN_SECRET, "postgres-password", POSTGRES_ADMIN_PASSWORD)]
+        topology = {
+            "base": {"enabled": False, "database": database},
+            "cluster": {"airflowbase": {"name": base}},
+        }
+    else:
+        database = {
+            "type": "external",
+            "external": {
+                "host": pg.host,
+                "port": pg.port,
+                "database": pg.database,
+                "user": pg.user,
+                "passwordSecret": {"name": DB_SECRET, "key": "password"},
+            },
+        }
+        secrets = [_secret(DB_SECRET, "password", pg.password)]
+        topology = {"base": {"database": database}, "cluster": {}}
+    topology["cluster"]["redis"] = {
+        "type": "external",
+        "external": {
+            "host": redis.host,
+            "port": redis.port,
+            "passwordSecret": {"name": REDIS_SECRET, "key": "password"},
         },
     }
     path = run_dir / "runtime-values.yaml"
-    path.write_text(yaml.safe_dump(values))
-    return path, [_secret(DB_SECRET, pg.password), _secret(REDIS_SECRET, redis.password)]
+    path.write_text(yaml.safe_dump(topology))
+    return path, [*secrets, _secret(REDIS_SECRET, "password", redis.password)]
 
 
 def _dags_mount(process: Process) -> str | None:
@@ -188,8 +203,16 @@ class Smoke:
         dag_id: str = "tutorial",
         mutate: Callable[[list[Manifest]], None] | None = None,
         on_started: Callable[[Runner], None] | None = None,
+        base: str = "",
+        shared: tuple[Endpoint, Endpoint] | None = None,
+        release: str = RELEASE,
     ) -> None:
+        """`base`: run as a cluster on that base release (the local PostgreSQL plays its server).
+        `shared`: PostgreSQL and Redis to use instead of starting private ones."""
         self.values_files = values_files
+        self.release = release
+        self.base = base
+        self.shared = shared
         self.helm_major = helm_major
         self.dag_id = dag_id
         self.mutate = mutate
@@ -209,7 +232,7 @@ class Smoke:
 
     def run(self) -> SmokeResult:
         try:
-            with services(self.run_dir / "services") as (pg, redis):
+            with self._services() as (pg, redis):
                 self.endpoints = [pg, redis]
                 self.kube_api = StandInKubeAPI(self.run_dir / "kube-api")
                 try:
@@ -226,9 +249,13 @@ class Smoke:
             echo("smoke: interrupted; every process was stopped")
         return self.result
 
+    def _services(self) -> contextlib.AbstractContextManager[tuple[Endpoint, Endpoint]]:
+        return contextlib.nullcontext(self.shared) if self.shared else services(self.run_dir / "services")
+
     def _run(self, pg: Endpoint, redis: Endpoint) -> None:
         objects = self.phase("render", lambda: self._render(pg, redis))
-        plan = self.phase("plan", lambda: build_plan(objects, self.run_dir))
+        base_service = {(f"{base_fullname(self.base)}-postgres", "5432"): pg.port} if self.base else {}
+        plan = self.plan = self.phase("plan", lambda: build_plan(objects, self.run_dir, base_service))
         provide_dags(plan)
         for pod in plan.workloads:
             if pod.token:  # in-cluster credentials become a kubeconfig for the stand-in API
@@ -247,8 +274,9 @@ class Smoke:
         self.phase("probes", lambda: self._probes(plan))
 
     def _render(self, pg: Endpoint, redis: Endpoint) -> list[Manifest]:
-        values, secrets = runtime_values(pg, redis, self.run_dir)
-        objects = [*copy.deepcopy(render([*self.values_files, values], helm_major=self.helm_major)), *secrets]
+        values, secrets = runtime_values(pg, redis, self.run_dir, self.base)
+        rendered = render([*self.values_files, values], helm_major=self.helm_major, release=self.release)
+        objects = [*copy.deepcopy(rendered), *secrets]
         if self.mutate:
             self.mutate(objects)
         return objects

@@ -1,4 +1,4 @@
-{{/* airflow.migrations.podSpec: migrate the schema (init container), then create the admin user if missing. */}}
+{{/* airflow.migrations.podSpec: on a shared base create the cluster's database, migrate the schema (init containers), then create the admin user if missing. */}}
 {{- define "airflow.migrations.podSpec" -}}
 {{- $admin := .Values.cluster.auth.admin -}}
 {{- $image := include "airflow.image" .Values.cluster.image -}}
@@ -11,7 +11,11 @@ automountServiceAccountToken: false
 securityContext:
   {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}
 {{- include "airflow.imagePullSecrets" . }}
+{{- $onBase := eq (include "airflow.database.onBase" .) "true" }}
 initContainers:
+  {{- if $onBase }}
+  {{- include "airflow.database.createContainer" . | nindent 2 }}
+  {{- end }}
   - name: migrate
     args: [airflow, db, migrate]
     env:
@@ -37,4 +41,9 @@ containers:
     {{- $container | nindent 4 }}
 volumes:
   {{- include "airflow.volumes" . | nindent 2 }}
+  {{- if $onBase }}
+  - name: create-database
+    configMap:
+      name: {{ include "airflow.fullname" . }}-create-database
+  {{- end }}
 {{- end -}}

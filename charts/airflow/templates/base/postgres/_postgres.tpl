@@ -2,7 +2,7 @@
 
 {{/* airflow.postgres.secretName: Secret with postgres-password and password (generated or the user's). */}}
 {{- define "airflow.postgres.secretName" -}}
-{{- .Values.base.database.postgres.existingSecret | default (printf "%s-postgres" (include "airflow.fullname" .)) -}}
+{{- .Values.base.database.postgres.existingSecret | default (printf "%s-postgres" (include "airflow.base.fullname" .)) -}}
 {{- end -}}
 
 {{/* airflow.postgres.claimName: the data volume claim (created by the chart unless an existing one is named). */}}
