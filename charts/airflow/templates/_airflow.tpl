@@ -144,7 +144,7 @@ terminationGracePeriodSeconds: {{ . }}
 {{- end }}
 {{- include "airflow.placement" (dict "root" $root "component" .component "placement" .values.placement) }}
 initContainers:
-  {{- include "airflow.dags.initContainers" . | indent 2 }}
+  {{- include "airflow.dags.initContainers" . | replace "\n" "\n  " }}
   {{- include "airflow.waitForMigrations" $root | nindent 2 }}
 containers:
   - name: {{ .name }}
@@ -170,14 +170,14 @@ containers:
       {{- include "airflow.containerSecurityContext" $root | nindent 6 }}
     volumeMounts:
       {{- include "airflow.volumeMounts" $root | nindent 6 }}
-      {{- include "airflow.dags.volumeMounts" . | indent 6 }}
+      {{- include "airflow.dags.volumeMounts" . | replace "\n" "\n      " }}
       {{- with .volumeMounts }}
       {{- toYaml . | nindent 6 }}
       {{- end }}
-  {{- include "airflow.dags.sidecars" . | indent 2 }}
+  {{- include "airflow.dags.sidecars" . | replace "\n" "\n  " }}
 volumes:
   {{- include "airflow.volumes" $root | nindent 2 }}
-  {{- include "airflow.dags.volumes" . | indent 2 }}
+  {{- include "airflow.dags.volumes" . | replace "\n" "\n  " }}
   {{- with .volumes }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

@@ -14,9 +14,19 @@
 {{/* airflow.dags.ssh: "true" when a repository's URL is SSH (ssh:// or user@host:path); call with the repository. */}}
 {{- define "airflow.dags.ssh" -}}{{ or (hasPrefix "ssh://" .url) (regexMatch "^[^/:@]+@[^/:]+:" .url) }}{{- end -}}
 
-{{/* airflow.dags.claimName: the claim mounted in persistentVolume mode. */}}
+{{/* airflow.dags.claimName: the claim mounted in persistentVolume mode: the user's, the base's shared one, or the chart's own. */}}
 {{- define "airflow.dags.claimName" -}}
-{{- .Values.cluster.dags.persistentVolume.existingClaim | default (printf "%s-dags" (include "airflow.fullname" .)) -}}
+{{- $pv := .Values.cluster.dags.persistentVolume -}}
+{{- if $pv.existingClaim -}}{{ $pv.existingClaim }}
+{{- else if $pv.useBaseStorage -}}{{ include "airflow.base.fullname" . }}-shared
+{{- else -}}{{ include "airflow.fullname" . }}-dags
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.dags.subPath: folder of the claim holding the DAGs (on the base's storage: the cluster's own by default). */}}
+{{- define "airflow.dags.subPath" -}}
+{{- $pv := .Values.cluster.dags.persistentVolume -}}
+{{- $pv.subPath | default (ternary (include "airflow.fullname" .) "" (and $pv.useBaseStorage (not $pv.existingClaim))) -}}
 {{- end -}}
 
 {{/* airflow.dags.bundles: Airflow 3's dag_bundle_config_list in git modes: one LocalDagBundle per repository, at the folder git-sync publishes. */}}
@@ -39,6 +49,9 @@
 {{- end -}}
 {{- if and $d.git.repos (not $git) -}}
 {{- fail (printf "cluster.dags.git.repos is set but cluster.dags.mode is %s: set cluster.dags.mode to gitSync or gitInit" $d.mode) -}}
+{{- end -}}
+{{- if and $d.persistentVolume.useBaseStorage (not .Values.base.storage.enabled) -}}
+{{- fail "cluster.dags.persistentVolume.useBaseStorage needs base.storage.enabled (set it as the base has it)" -}}
 {{- end -}}
 {{- if and $d.persistentVolume.existingClaim (ne $d.mode "persistentVolume") -}}
 {{- fail (printf "cluster.dags.persistentVolume.existingClaim is set but cluster.dags.mode is %s: set cluster.dags.mode to persistentVolume" $d.mode) -}}
@@ -100,8 +113,8 @@
 - name: dags
   mountPath: {{ $d.path }}
   readOnly: true
-  {{- if and (eq $d.mode "persistentVolume") $d.persistentVolume.subPath }}
-  subPath: {{ $d.persistentVolume.subPath }}
+  {{- with and (eq $d.mode "persistentVolume") (include "airflow.dags.subPath" .root) }}
+  subPath: {{ . }}
   {{- end }}
 {{- end }}
 {{- end -}}

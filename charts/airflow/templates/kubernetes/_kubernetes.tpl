@@ -24,7 +24,7 @@ spec:
   {{- include "airflow.placement" (dict "root" . "component" "task" "placement" $k.placement) | nindent 2 }}
   {{- with include "airflow.dags.initContainers" $labels }}
   initContainers:
-    {{- . | indent 4 }}
+    {{- . | replace "\n" "\n    " }}
   {{- end }}
   containers:
     # Airflow requires the task container to be named "base".
@@ -39,8 +39,8 @@ spec:
         {{- include "airflow.containerSecurityContext" . | nindent 8 }}
       volumeMounts:
         {{- include "airflow.volumeMounts" . | nindent 8 }}
-        {{- include "airflow.dags.volumeMounts" $labels | indent 8 }}
+        {{- include "airflow.dags.volumeMounts" $labels | replace "\n" "\n        " }}
   volumes:
     {{- include "airflow.volumes" . | nindent 4 }}
-    {{- include "airflow.dags.volumes" $labels | indent 4 }}
+    {{- include "airflow.dags.volumes" $labels | replace "\n" "\n    " }}
 {{- end -}}

@@ -10,21 +10,44 @@
 {{- end -}}
 {{- end -}}
 
+{{/* airflow.database.port: the server port of an engine (postgres or mysql). */}}
+{{- define "airflow.database.port" -}}{{ ternary 3306 5432 (eq . "mysql") }}{{- end -}}
+
+{{/* airflow.database.scheme: the SQLAlchemy URL scheme of an engine (the drivers the Airflow image ships). */}}
+{{- define "airflow.database.scheme" -}}{{ ternary "mysql+mysqldb" "postgresql" (eq . "mysql") }}{{- end -}}
+
 {{/* airflow.database.onBase: "true" when this cluster's database lives on the embedded server of another (base) release. */}}
-{{- define "airflow.database.onBase" -}}{{ and (not .Values.base.enabled) (eq .Values.base.database.type "postgres") }}{{- end -}}
+{{- define "airflow.database.onBase" -}}{{ and (not .Values.base.enabled) (has .Values.base.database.type (list "postgres" "mysql")) }}{{- end -}}
 
 {{/* airflow.database.clusterName: database and user name of a cluster on a base: unique per release. */}}
 {{- define "airflow.database.clusterName" -}}{{ include "airflow.fullname" . | replace "-" "_" }}{{- end -}}
 
-{{/* airflow.database.endpoint: dict of scheme, host, port, database, user, secret, key for the configured database type. */}}
+{{/* airflow.database.admin: dict of user, secret, key of the embedded server's admin (a base's postgres or root). */}}
+{{- define "airflow.database.admin" -}}
+{{- if eq .Values.base.database.type "mysql" -}}
+{{- toJson (dict "user" "root" "secret" (include "airflow.mysql.secretName" .) "key" "root-password") -}}
+{{- else -}}
+{{- toJson (dict "user" "postgres" "secret" (include "airflow.postgres.secretName" .) "key" "postgres-password") -}}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.database.endpoint: dict of scheme, host, port, database, user, secret, key, query for the configured database type. */}}
 {{- define "airflow.database.endpoint" -}}
 {{- $db := .Values.base.database -}}
+{{- $type := $db.type -}}
 {{- if eq (include "airflow.database.onBase" .) "true" -}}
 {{- $name := include "airflow.database.clusterName" . -}}
-{{- toJson (dict "scheme" "postgresql" "host" (printf "%s-postgres" (include "airflow.base.fullname" .)) "port" 5432 "database" $name "user" $name "secret" (printf "%s-database" (include "airflow.fullname" .)) "key" "password" "query" "") -}}
-{{- else if eq $db.type "postgres" -}}
+{{- toJson (dict "scheme" (include "airflow.database.scheme" $type) "host" (printf "%s-%s" (include "airflow.base.fullname" .) $type) "port" (include "airflow.database.port" $type) "database" $name "user" $name "secret" (printf "%s-database" (include "airflow.fullname" .)) "key" "password" "query" "") -}}
+{{- else if eq $type "postgres" -}}
 {{- $pg := $db.postgres -}}
 {{- toJson (dict "scheme" "postgresql" "host" (printf "%s-postgres" (include "airflow.fullname" .)) "port" 5432 "database" $pg.database "user" $pg.user "secret" (include "airflow.postgres.secretName" .) "key" "password" "query" "") -}}
+{{- else if eq $type "mysql" -}}
+{{- $my := $db.mysql -}}
+{{- toJson (dict "scheme" "mysql+mysqldb" "host" (printf "%s-mysql" (include "airflow.fullname" .)) "port" 3306 "database" $my.database "user" $my.user "secret" (include "airflow.mysql.secretName" .) "key" "password" "query" "") -}}
+{{- else if eq $type "sqlproxy" -}}
+{{- $sp := $db.sqlproxy -}}
+{{- if not $sp.passwordSecret.name }}{{ fail "base.database.sqlproxy.passwordSecret.name is required when base.database.type is sqlproxy" }}{{ end -}}
+{{- toJson (dict "scheme" (include "airflow.database.scheme" $sp.engine) "host" (printf "%s-sqlproxy" (include "airflow.base.fullname" .)) "port" (include "airflow.database.port" $sp.engine) "database" $sp.database "user" $sp.user "secret" $sp.passwordSecret.name "key" $sp.passwordSecret.key "query" "") -}}
 {{- else -}}
 {{- $ext := $db.external -}}
 {{- if not $ext.host }}{{ fail "base.database.external.host is required when base.database.type is external" }}{{ end -}}
@@ -49,36 +72,47 @@
   value: {{ include "airflow.database.url" . | quote }}
 {{- end -}}
 
-
-{{/* airflow.database.createContainer: init container of the migration Job creating this cluster's own role and database on the base's server (idempotent), as the base's admin. */}}
+{{/* airflow.database.createContainer: init container of the migration Job creating this cluster's own user and database on the base's server (idempotent), as the base's admin. */}}
 {{- define "airflow.database.createContainer" -}}
-{{- $pg := .Values.base.database.postgres -}}
+{{- $type := .Values.base.database.type -}}
+{{- $server := get .Values.base.database $type -}}
 {{- $e := include "airflow.database.endpoint" . | fromJson -}}
+{{- $admin := include "airflow.database.admin" . | fromJson -}}
 - name: create-database
-  image: {{ include "airflow.image" $pg.image }}
-  imagePullPolicy: {{ $pg.image.pullPolicy }}
+  image: {{ include "airflow.image" $server.image }}
+  imagePullPolicy: {{ $server.image.pullPolicy }}
+  {{- if eq $type "mysql" }}
+  command: [sh, /etc/airflow-database/create-database.sh]
+  {{- else }}
   command: [psql]
   args:
     - --no-psqlrc
     - --set=ON_ERROR_STOP=1
-    - --dbname=postgresql://postgres@{{ $e.host }}:{{ $e.port }}/postgres
+    - --dbname=postgresql://{{ $admin.user }}@{{ $e.host }}:{{ $e.port }}/postgres
     - --file=/etc/airflow-database/create-database.sql
+  {{- end }}
   env:
-    - name: PGPASSWORD
-      valueFrom: {secretKeyRef: {name: {{ include "airflow.postgres.secretName" . }}, key: postgres-password}}
+    - name: {{ ternary "MYSQL_ADMIN_PASSWORD" "PGPASSWORD" (eq $type "mysql") }}
+      valueFrom: {secretKeyRef: {name: {{ $admin.secret }}, key: {{ $admin.key }}}}
+    {{- if eq $type "mysql" }}
+    - name: MYSQL_HOST
+      value: {{ $e.host }}
+    {{- end }}
     - name: AIRFLOW_DB_NAME
       value: {{ $e.database }}
     - name: AIRFLOW_DB_PASSWORD
       valueFrom: {secretKeyRef: {name: {{ $e.secret }}, key: {{ $e.key }}}}
   resources:
     requests: {cpu: 50m, memory: 64Mi}
-    limits: {memory: 128Mi}
+    limits: {memory: 256Mi}
   securityContext:
-    runAsUser: 999 # the image's postgres user
+    runAsUser: 999 # the image's database user
     runAsGroup: 999
     {{- include "airflow.containerSecurityContext" . | nindent 4 }}
   volumeMounts:
     - name: create-database
       mountPath: /etc/airflow-database
       readOnly: true
+    - name: tmp
+      mountPath: /tmp
 {{- end -}}
