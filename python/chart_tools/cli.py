@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from chart_tools import docs
+from chart_tools import docs, operator, values
 from chart_tools.render import DEFAULT_KUBE_VERSION, RenderError, render
 from chart_tools.toolchain import ToolchainError
 from chart_tools.validate import KUBE_VERSIONS, validate
@@ -74,6 +74,88 @@ def cmd_smoke(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _write_new(path: Path, text: str, force: bool) -> None:
+    """Write a file the user asked for, never over one they have unless told to."""
+    if path.exists() and not force:
+        raise UserError(f"{path} exists; pass --force to overwrite it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}", file=sys.stderr)
+
+
+def cmd_values_init(args: argparse.Namespace) -> int:
+    chosen = values.init_values(
+        args.executor, args.dags, args.repo, args.database, args.db_host, args.db_password_secret,
+        args.sqlproxy_instance,
+    )  # fmt: skip
+    text = values.init_text(chosen, "chart-tools values init " + " ".join(args.argv))
+    if args.output:
+        _write_new(args.output, text, args.force)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_values_check(args: argparse.Namespace) -> int:
+    errors = values.check(args.file)
+    if not errors:
+        try:
+            render([args.file], helm_major=args.helm)
+        except RenderError as err:  # the chart's own checks (combinations of keys)
+            errors = [" ".join(str(err).split())]
+    for error in errors:
+        print(f"{args.file}: {error}")
+    if not errors:
+        print(f"{args.file}: valid (schema and render)")
+    return 1 if errors else 0
+
+
+def cmd_values_from_operator(args: argparse.Namespace) -> int:
+    conv = operator.convert_files(args.base, args.cluster)
+    for warning in conv.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    header = f"# Converted by `chart-tools values from-operator {args.base} {args.cluster}`.\n"
+    if not args.split:
+        sys.stdout.write(header + yaml.safe_dump(operator.combined(conv), sort_keys=False))
+        return 0
+    base_name = operator.load_resource(args.base, "AirflowBase")["metadata"]["name"]
+    base, cluster = operator.split(conv, base_name)
+    _write_new(args.split / "base-values.yaml", header + yaml.safe_dump(base, sort_keys=False), args.force)
+    _write_new(
+        args.split / "cluster-values.yaml", header + yaml.safe_dump(cluster, sort_keys=False), args.force
+    )
+    print(f"install the base as release {base_name}, then the cluster on it", file=sys.stderr)
+    return 0
+
+
+def _values_parser(sub: argparse._SubParsersAction) -> None:
+    top = sub.add_parser("values", help="write, check or convert values files")
+    cmds = top.add_subparsers(dest="values_command", required=True)
+    p = cmds.add_parser("init", help="write a minimal, commented override file")
+    p.add_argument("--executor", choices=values.EXECUTORS, default="celery")
+    p.add_argument("--dags", choices=values.DAG_MODES, default="image", help="DAG source")
+    p.add_argument("--repo", default="", help="git URL (with --dags git-sync or git-init)")
+    p.add_argument("--database", choices=values.DATABASES, default="postgres")
+    p.add_argument("--db-host", default="", help="server host (with --database external)")
+    p.add_argument("--db-password-secret", default="", help="Secret with the password (external, sqlproxy)")
+    p.add_argument(
+        "--sqlproxy-instance", default="", help="project:region:instance (with --database sqlproxy)"
+    )
+    p.add_argument("-o", "--output", type=Path, help="file to write (default: standard output)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing output file")
+    p.set_defaults(func=cmd_values_init)
+    p = cmds.add_parser("check", help="check a values file against the chart's schema, then render it")
+    p.add_argument("file", type=Path)
+    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    p.set_defaults(func=cmd_values_check)
+    p = cmds.add_parser("from-operator", help="convert the old operator's AirflowBase + AirflowCluster")
+    p.add_argument("base", type=Path, help="AirflowBase resource (YAML)")
+    p.add_argument("cluster", type=Path, help="AirflowCluster resource (YAML)")
+    p.add_argument("--split", type=Path, metavar="DIR", help="write a base-only and a cluster-on-base file")
+    p.add_argument("--force", action="store_true", help="overwrite existing files in DIR")
+    p.set_defaults(func=cmd_values_from_operator)
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     changed = docs.write()
     for path in changed:
@@ -100,14 +182,17 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_smoke)
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
+    _values_parser(sub)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     args = parser().parse_args(argv)
+    args.argv = argv[2:]  # for `values init`'s header
     try:
         return args.func(args)
-    except (UserError, RenderError, ToolchainError, docs.DocsError) as err:
+    except (UserError, RenderError, ToolchainError, docs.DocsError, values.ValuesError) as err:
         print(f"chart-tools {args.command}: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as err:
