@@ -71,13 +71,25 @@ def installed(secret):
     return {**secret, "metadata": metadata}
 
 
-def test_upgrade_reuses_every_generated_secret(fake_api, helm_major):
+@pytest.mark.parametrize(
+    ("set_values", "generated"),
+    [
+        ((), {"airflow-airflow", "airflow-postgres", "airflow-redis"}),
+        (("base.database.type=mysql",), {"airflow-airflow", "airflow-mysql", "airflow-redis"}),
+        (
+            ("base.enabled=false", "cluster.airflowbase.name=base"),
+            {"airflow-airflow", "airflow-database", "airflow-redis"},
+        ),
+    ],
+    ids=["postgres", "mysql", "cluster-on-base"],
+)
+def test_upgrade_reuses_every_generated_secret(fake_api, helm_major, set_values, generated):
     """Install, store the Secrets as the cluster would, upgrade: no value may change."""
-    request = RenderRequest(helm_major=helm_major, extra_args=helm_args(fake_api))
+    request = RenderRequest(set_values=set_values, helm_major=helm_major, extra_args=helm_args(fake_api))
     first = parse(run_helm_template(request))
     secrets = of_kind(first, "Secret")
     names = {s["metadata"]["name"] for s in secrets}
-    assert names == {"airflow-airflow", "airflow-postgres", "airflow-redis"}
+    assert names == generated
     for secret in secrets:
         fake_api.store(installed(secret), NAMESPACE)
     looked_up = {p.split("?")[0] for p in fake_api.requests if "/secrets/" in p}
