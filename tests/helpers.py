@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import configparser
+import re
 from typing import Any
 
 from chart_tools.render import Manifest, find
@@ -42,3 +43,24 @@ def airflow_cfg(objects: list[Manifest]) -> configparser.ConfigParser:
 
 def deployment(objects: list[Manifest], component: str) -> Manifest:
     return find(objects, "Deployment", f"-{component}")
+
+
+def statsd_map(name: str, mappings: list[dict[str, Any]]) -> tuple[str, dict[str, str]] | None:
+    """What statsd-exporter makes of a StatsD metric name: (Prometheus name, labels) of the first
+    matching mapping ("" for a mapping with `action: drop`), or None. Glob mappings: `*` is one
+    dot-free name component; regex mappings: Go regexp search; `$n`/`${n}` take the groups."""
+    for mapping in mappings:
+        if mapping.get("match_type") == "regex":
+            match = re.search(mapping["match"], name)
+        else:
+            parts = [re.escape(p) if p != "*" else "([^.]+)" for p in mapping["match"].split(".")]
+            match = re.fullmatch(r"\.".join(parts), name)
+        if match and mapping.get("action") == "drop":
+            return "", {}
+        if match:
+
+            def fill(text: str, match: re.Match[str] = match) -> str:
+                return re.sub(r"\$\{?(\d+)\}?", lambda g: match.group(int(g[1])), str(text))
+
+            return fill(mapping["name"]), {k: fill(v) for k, v in (mapping.get("labels") or {}).items()}
+    return None

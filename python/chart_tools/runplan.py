@@ -44,6 +44,8 @@ LISTEN_OPTIONS: dict[tuple[str, str], str] = {
     ("logging", "trigger_log_server_port"): "8794",
     ("celery", "flower_port"): "5555",
 }
+# Airflow options naming a server as host and port options (not a URL).
+HOST_PORT_OPTIONS = [(("metrics", "statsd_host"), ("metrics", "statsd_port"))]
 POD_KINDS = ("Job", "Deployment", "StatefulSet")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 _URL = re.compile(
@@ -398,12 +400,19 @@ def local_urls(value: str, services: set[str], endpoints: dict[tuple[str, str], 
 def rewrite_urls(
     options: dict[tuple[str, str], str], services: set[str], endpoints: dict[tuple[str, str], int], where: str
 ) -> dict[str, str]:
-    """Env overrides pointing the in-cluster URLs of Airflow options at local ports."""
+    """Env overrides pointing the in-cluster URLs (and host/port pairs) of Airflow options at local ports."""
     overrides = {}
     for (section, key), value in options.items():
         new = local_urls(value, services, endpoints, f"{where}: [{section}] {key}")
         if new != value:
             overrides[env_name(section, key)] = new
+    for host_option, port_option in HOST_PORT_OPTIONS:
+        host, port = options.get(host_option, ""), options.get(port_option, "")
+        if host.split(".")[0] in services:
+            if (host.split(".")[0], port) not in endpoints:
+                raise RunPlanError(f"{where}: {host_option} names {host}:{port}, which nothing serves")
+            overrides[env_name(*host_option)] = "127.0.0.1"
+            overrides[env_name(*port_option)] = str(endpoints[(host.split(".")[0], port)])
     return overrides
 
 

@@ -21,8 +21,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Debian package -> the binary the runtime tier runs from it (git: the git-sync stand-in).
-DEBIAN_PACKAGES = {"postgresql": "initdb", "redis-server": "redis-server", "git": "git"}
+# Debian package -> the binary the runtime tier runs from it (git: the git-sync stand-in;
+# prometheus: promtool, which checks the alert rules and dashboard queries).
+DEBIAN_PACKAGES = {
+    "postgresql": "initdb",
+    "redis-server": "redis-server",
+    "git": "git",
+    "prometheus": "promtool",
+}
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
 POSTGRES_ADMIN_PASSWORD = "airflow-smoke-admin"  # the superuser `postgres`
 REDIS_PASSWORD = "airflow-smoke-broker"

@@ -206,9 +206,12 @@ class Smoke:
         base: str = "",
         shared: tuple[Endpoint, Endpoint] | None = None,
         release: str = RELEASE,
+        external: dict[tuple[str, str], int] | None = None,
     ) -> None:
         """`base`: run as a cluster on that base release (the local PostgreSQL plays its server).
-        `shared`: PostgreSQL and Redis to use instead of starting private ones."""
+        `shared`: PostgreSQL and Redis to use instead of starting private ones. `external`: local
+        ports standing in for Services whose pods do not run here: (Service, port) -> port."""
+        self.external = external or {}
         self.values_files = values_files
         self.release = release
         self.base = base
@@ -254,8 +257,10 @@ class Smoke:
 
     def _run(self, pg: Endpoint, redis: Endpoint) -> None:
         objects = self.phase("render", lambda: self._render(pg, redis))
-        base_service = {(f"{base_fullname(self.base)}-postgres", "5432"): pg.port} if self.base else {}
-        plan = self.plan = self.phase("plan", lambda: build_plan(objects, self.run_dir, base_service))
+        external = {**self.external}
+        if self.base:
+            external[(f"{base_fullname(self.base)}-postgres", "5432")] = pg.port
+        plan = self.plan = self.phase("plan", lambda: build_plan(objects, self.run_dir, external))
         provide_dags(plan)
         for pod in plan.workloads:
             if pod.token:  # in-cluster credentials become a kubeconfig for the stand-in API

@@ -84,7 +84,37 @@ def schema_validator(version: str, api_version: str, kind: str) -> jsonschema.Dr
     )
 
 
+def _strict(node: Any) -> Any:
+    """A JSON schema with `additionalProperties: false` on every object that lists properties."""
+    if isinstance(node, dict):
+        node = {k: _strict(v) for k, v in node.items()}
+        if "properties" in node and "additionalProperties" not in node:
+            node["additionalProperties"] = False
+        return node
+    if isinstance(node, list):
+        return [_strict(v) for v in node]
+    return node
+
+
+@functools.cache
+def crd_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+    """Strict validator of a Prometheus Operator custom resource (from its cloudcoil model, which
+    alone would accept unknown fields); None for other kinds."""
+    if api_version != "monitoring.coreos.com/v1":
+        return None
+    from cloudcoil.models.prometheus_operator import v1
+
+    model = getattr(v1, kind, None)
+    return jsonschema.Draft202012Validator(_strict(model.model_json_schema(by_alias=True))) if model else None
+
+
 def check_schema(obj: Manifest, versions: tuple[str, ...] = KUBE_VERSIONS) -> Iterator[Finding]:
+    crd = crd_validator(obj.get("apiVersion", ""), obj.get("kind", ""))
+    if crd is not None:
+        for error in crd.iter_errors(obj):
+            path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+            yield Finding(object_id(obj), "schema", f"{obj['kind']} CRD: {path}: {error.message}")
+        return
     for version in versions:
         validator = schema_validator(version, obj.get("apiVersion", ""), obj.get("kind", ""))
         if validator is None:

@@ -12,6 +12,13 @@ api:
 scheduler:
   enable_health_check: "True"
   scheduler_health_check_server_port: {{ include "airflow.scheduler.healthPort" . | quote }}
+{{- if .Values.cluster.metrics.enabled }}
+metrics:
+  statsd_on: "True"
+  statsd_host: {{ include "airflow.fullname" . }}-statsd
+  statsd_port: {{ include "airflow.metrics.statsdPort" . | quote }}
+  statsd_prefix: airflow
+{{- end }}
 {{- if eq (include "airflow.dags.git" .) "true" }}
 dag_processor:
   dag_bundle_config_list: {{ include "airflow.dags.bundles" . | quote }}

@@ -1,0 +1,88 @@
+"""StatsD from the chart's real Airflow: datagrams reach the host:port the chart configured, and
+every name received is covered by the chart's exporter mapping.
+
+The test's UDP socket stands in for the statsd-exporter (its image cannot run here): the
+exporter's Deployment is left out of the run and its Service points at the socket.
+"""
+
+import re
+import socket
+import threading
+
+import pytest
+import yaml
+
+from chart_tools.render import find
+from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+from tests.helpers import statsd_map
+
+pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
+PROM_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+
+
+class Listener:
+    """Collects StatsD datagrams (`name:value|type`, one or more lines each)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.5)
+        self.port = self.sock.getsockname()[1]
+        self.names: set[str] = set()
+        self.running = True
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while self.running:
+            try:
+                data = self.sock.recv(65535).decode(errors="replace")
+            except TimeoutError:
+                continue
+            for line in data.splitlines():
+                self.names.add(line.split(":", 1)[0])
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        self.sock.close()
+
+
+def test_airflow_metrics_reach_the_configured_exporter_and_are_all_mapped(tmp_path):
+    values = tmp_path / "metrics.yaml"
+    values.write_text(yaml.safe_dump({"cluster": {"metrics": {"enabled": True}}}))
+    listener = Listener()
+    rendered = {}
+
+    def without_exporter(objects):
+        rendered["mappings"] = yaml.safe_load(find(objects, "ConfigMap", "-statsd")["data"]["mappings.yml"])
+        objects.remove(find(objects, "Deployment", "-statsd"))
+
+    smoke = Smoke(
+        [DEFAULT_PROFILE, values],
+        mutate=without_exporter,
+        external={("airflow-statsd", "9125"): listener.port},
+    )
+    try:
+        result = smoke.run()
+    finally:
+        listener.close()
+    assert result.ok, result.failure
+    names = listener.names
+    assert {
+        "airflow.scheduler_heartbeat",
+        "airflow.ti_successes",
+        "airflow.dagrun.duration.success.tutorial",
+    } <= names
+    assert "airflow.ti.finish.tutorial.print_date.success" in names
+    unmapped = sorted(n for n in names if statsd_map(n, rendered["mappings"]["mappings"]) is None)
+    assert not unmapped, unmapped
+    labels_of: dict[str, set[str]] = {}
+    for name in names:
+        metric, labels = statsd_map(name, rendered["mappings"]["mappings"])
+        if not metric:  # dropped on purpose (the plain twin of a labelled metric)
+            continue
+        assert PROM_NAME.match(metric), (name, metric)
+        # statsd-exporter refuses one metric name with two label sets
+        assert labels_of.setdefault(metric, set(labels)) == set(labels), (name, metric, labels)
+    smoke.cleanup(keep=False)
