@@ -16,7 +16,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 setup: $(STAMP)
 	@$(BIN)/python -m chart_tools.toolchain
 
-# The runtime tier: PostgreSQL/Redis server binaries and Airflow in its own virtualenv, so the
+# The runtime tier: Debian packages (PostgreSQL, Redis, git, promtool) and Airflow in its own virtualenv, so the
 # render tier's environment stays small (and keeps kubernetes>=37, which Airflow's provider pins below).
 setup-runtime: setup $(AIRFLOW_STAMP)
 	@$(BIN)/python -m chart_tools.services

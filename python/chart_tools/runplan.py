@@ -322,8 +322,8 @@ def path_overrides(
     for (section, key), value in options.items():
         if value.startswith("/") and mapped(value):
             overrides[env_name(section, key)] = str(local_path(root, value))
-        elif value.startswith("[") and mapped_json(value, mapped, root) != value:
-            overrides[env_name(section, key)] = mapped_json(value, mapped, root)  # e.g. DAG bundle paths
+        elif value.startswith("[") and (new := mapped_json(value, mapped, root)) != value:
+            overrides[env_name(section, key)] = new  # e.g. DAG bundle paths
     for name, value in env.items():
         if not name.startswith("AIRFLOW__") and value.startswith("/") and mapped(value):
             overrides[name] = str(local_path(root, value))
@@ -407,12 +407,12 @@ def rewrite_urls(
         if new != value:
             overrides[env_name(section, key)] = new
     for host_option, port_option in HOST_PORT_OPTIONS:
-        host, port = options.get(host_option, ""), options.get(port_option, "")
-        if host.split(".")[0] in services:
-            if (host.split(".")[0], port) not in endpoints:
-                raise RunPlanError(f"{where}: {host_option} names {host}:{port}, which nothing serves")
+        service, port = options.get(host_option, "").split(".")[0], options.get(port_option, "")
+        if service in services:
+            if (service, port) not in endpoints:
+                raise RunPlanError(f"{where}: {host_option} names {service}:{port}, which nothing serves")
             overrides[env_name(*host_option)] = "127.0.0.1"
-            overrides[env_name(*port_option)] = str(endpoints[(host.split(".")[0], port)])
+            overrides[env_name(*port_option)] = str(endpoints[(service, port)])
     return overrides
 
 

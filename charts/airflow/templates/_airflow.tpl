@@ -30,6 +30,7 @@
 {{- if eq (include "airflow.executor.celery" .) "true" }}
 {{ include "airflow.celery.env" . }}
 {{- end }}
+{{- include "airflow.logging.env" . }}
 {{- if .Values.cluster.podOperator.enabled }}
 - name: AIRFLOW_VAR_POD_OPERATOR_SERVICE_ACCOUNT
   value: {{ include "airflow.serviceAccount" (dict "root" . "component" "launched-pod") }}
@@ -39,15 +40,29 @@
 {{- end }}
 {{- end -}}
 
-{{/* airflow.volumes: volumes of every Airflow pod: the config files and emptyDirs for the paths Airflow writes. */}}
+{{/* airflow.volumes: volumes of every Airflow pod: the config files, /tmp, the log folder (an emptyDir or the log claim) and the log backend's CA. */}}
 {{- define "airflow.volumes" -}}
+{{- $l := .Values.cluster.logging -}}
 - name: config
   configMap:
     name: {{ include "airflow.fullname" . }}-config
 - name: tmp
   emptyDir: {}
 - name: logs
+  {{- if $l.persistence.enabled }}
+  persistentVolumeClaim:
+    claimName: {{ include "airflow.logging.claimName" . }}
+  {{- else }}
   emptyDir: {}
+  {{- end }}
+{{- with include "airflow.logging.backend" . }}
+{{- with (get $l .).caSecret }}
+- name: logging-ca
+  secret:
+    secretName: {{ . }}
+    items: [{key: ca.crt, path: ca.crt}]
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* airflow.volumeMounts: mounts matching airflow.volumes; paths come from values so they are written once. */}}
@@ -65,6 +80,13 @@
   mountPath: /tmp
 - name: logs
   mountPath: {{ .Values.cluster.config.logging.base_log_folder }}
+{{- with include "airflow.logging.backend" . }}
+{{- if (get $.Values.cluster.logging .).caSecret }}
+- name: logging-ca
+  mountPath: {{ include "airflow.logging.caPath" $ | dir }}
+  readOnly: true
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{/* airflow.waitForMigrations: init container that blocks until Airflow's schema is current (Airflow's own check). */}}

@@ -12,6 +12,9 @@ api:
 scheduler:
   enable_health_check: "True"
   scheduler_health_check_server_port: {{ include "airflow.scheduler.healthPort" . | quote }}
+{{- with include "airflow.logging.config" . }}
+{{ . }}
+{{- end }}
 {{- if .Values.cluster.metrics.enabled }}
 metrics:
   statsd_on: "True"

@@ -1,0 +1,78 @@
+{{/* Task logs beyond the pod: Elasticsearch or OpenSearch (remote logging) and the log claim. */}}
+
+{{/* airflow.logging.backend: "elasticsearch", "opensearch" or "" (fails when both are enabled). */}}
+{{- define "airflow.logging.backend" -}}
+{{- $l := .Values.cluster.logging -}}
+{{- if and $l.elasticsearch.enabled $l.opensearch.enabled -}}
+{{- fail "cluster.logging.elasticsearch.enabled and cluster.logging.opensearch.enabled are both true: task logs go to one of them" -}}
+{{- end -}}
+{{- if $l.elasticsearch.enabled -}}elasticsearch{{- else if $l.opensearch.enabled -}}opensearch{{- end -}}
+{{- end -}}
+
+{{/* airflow.logging.caPath: where the backend's CA certificate is mounted. */}}
+{{- define "airflow.logging.caPath" -}}/etc/airflow/logging-ca/ca.crt{{- end -}}
+
+{{/* airflow.logging.config: airflow.cfg sections of the chosen backend (JSON task logs on stdout, log_id and offset as the UI reads them back). */}}
+{{- define "airflow.logging.config" -}}
+{{- $backend := include "airflow.logging.backend" . -}}
+{{- if $backend -}}
+{{- $b := get .Values.cluster.logging $backend -}}
+{{- if not $b.host }}{{ fail (printf "cluster.logging.%s.host is required when cluster.logging.%s.enabled is true" $backend $backend) }}{{ end }}
+logging:
+  remote_logging: "True"
+{{ $backend }}:
+  write_stdout: "True"
+  json_format: "True"
+  json_fields: asctime, filename, lineno, levelname, message
+  log_id_template: "{dag_id}-{task_id}-{run_id}-{map_index}-{try_number}"
+  offset_field: offset
+  index_patterns: {{ $b.indexPatterns | quote }}
+  {{- if eq $backend "elasticsearch" }}
+  {{- if not $b.credentialsSecret }}
+  host: {{ $b.host | quote }}
+  {{- end }}
+  frontend: {{ $b.frontend | quote }}
+  write_to_es: {{ $b.writeToElasticsearch | toString | title | quote }}
+  target_index: {{ $b.targetIndex | quote }}
+  {{- else }}
+  host: {{ $b.host | quote }}
+  port: {{ $b.port | quote }}
+  {{- end }}
+{{ $backend }}_configs:
+  verify_certs: {{ $b.verifyCerts | toString | title | quote }}
+  {{- if eq $backend "opensearch" }}
+  use_ssl: {{ $b.useSsl | toString | title | quote }}
+  {{- end }}
+  {{- if $b.caSecret }}
+  ca_certs: {{ include "airflow.logging.caPath" . }}
+  {{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.logging.env: the backend's credentials from their Secret (Elasticsearch: inside the host URL). */}}
+{{- define "airflow.logging.env" -}}
+{{- $backend := include "airflow.logging.backend" . -}}
+{{- if $backend -}}
+{{- $b := get .Values.cluster.logging $backend -}}
+{{- with $b.credentialsSecret }}
+- name: AIRFLOW_LOGS_USERNAME
+  valueFrom: {secretKeyRef: {name: {{ . }}, key: username}}
+- name: AIRFLOW_LOGS_PASSWORD
+  valueFrom: {secretKeyRef: {name: {{ . }}, key: password}}
+{{- if eq $backend "elasticsearch" }}
+- name: AIRFLOW__ELASTICSEARCH__HOST
+  value: {{ regexReplaceAll "^([a-z]+://)" $b.host "${1}$(AIRFLOW_LOGS_USERNAME):$(AIRFLOW_LOGS_PASSWORD)@" | quote }}
+{{- else }}
+- name: AIRFLOW__OPENSEARCH__USERNAME
+  value: $(AIRFLOW_LOGS_USERNAME)
+- name: AIRFLOW__OPENSEARCH__PASSWORD
+  value: $(AIRFLOW_LOGS_PASSWORD)
+{{- end }}
+{{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.logging.claimName: the log claim (the user's or the chart's). */}}
+{{- define "airflow.logging.claimName" -}}
+{{- .Values.cluster.logging.persistence.existingClaim | default (printf "%s-logs" (include "airflow.fullname" .)) -}}
+{{- end -}}
