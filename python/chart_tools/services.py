@@ -223,12 +223,13 @@ def ensure_installed() -> int:
     if not missing:
         return 0
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print(f"setup: installing Debian packages {' '.join(missing)}")
+        print(f"setup: installing Debian packages {' '.join(missing)} (apt output only on failure)")
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-        subprocess.run(
-            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
-        )
+        for cmd in (["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", *missing]):
+            done = subprocess.run(["apt-get", *cmd], env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                print(f"setup: apt-get {cmd[0]} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+                return 1
         return 0 if not missing_binaries() else 1
     packages = " ".join(missing)
     print(f"setup: the runtime tier needs {packages}: install them (Debian: apt-get install {packages})")

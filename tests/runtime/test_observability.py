@@ -1,10 +1,18 @@
-"""StatsD from the chart's real Airflow: datagrams reach the host:port the chart configured, and
-every name received is covered by the chart's exporter mapping.
+"""Observability from the chart's real Airflow, in one Celery smoke run with metrics and
+Elasticsearch logging on.
 
-The test's UDP socket stands in for the statsd-exporter (its image cannot run here): the
-exporter's Deployment is left out of the run and its Service points at the socket.
+StatsD: datagrams reach the host:port the chart configured and every name received is covered by
+the chart's exporter mapping. The test's UDP socket stands in for the statsd-exporter (its image
+cannot run here): the exporter's Deployment is left out of the run and its Service points at the
+socket.
+
+Task logs: the Celery worker prints each task's log as JSON lines whose log_id is the chart's
+log_id template filled with that task's dag_id, task_id, run_id, map_index and try_number (what
+the UI searches by), with the offset field it sorts by. No Elasticsearch runs: with the chart's
+default the cluster's log shipper indexes these lines, so the stdout format is the contract.
 """
 
+import json
 import re
 import socket
 import threading
@@ -15,7 +23,7 @@ import yaml
 from chart_tools import ROOT
 from chart_tools.render import find
 from chart_tools.smoke import DEFAULT_PROFILE, Smoke
-from tests.helpers import statsd_map
+from tests.helpers import airflow_cfg, statsd_map
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
 PROM_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -49,44 +57,75 @@ class Listener:
         self.sock.close()
 
 
-def test_airflow_metrics_reach_the_configured_exporter_and_are_all_mapped(tmp_path):
-    values = tmp_path / "metrics.yaml"
-    values.write_text(yaml.safe_dump({"cluster": {"metrics": {"enabled": True}}}))
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """The smoke run; yields (result, StatsD names received, rendered mappings, airflow.cfg)."""
+    values = tmp_path_factory.mktemp("observability") / "values.yaml"
+    es = {"enabled": True, "host": "http://127.0.0.1:9"}  # never contacted while writing to stdout
+    values.write_text(
+        yaml.safe_dump({"cluster": {"metrics": {"enabled": True}, "logging": {"elasticsearch": es}}})
+    )
     listener = Listener()
     rendered = {}
 
     def without_exporter(objects):
         rendered["mappings"] = yaml.safe_load(find(objects, "ConfigMap", "-statsd")["data"]["mappings.yml"])
+        rendered["cfg"] = airflow_cfg(objects)
         objects.remove(find(objects, "Deployment", "-statsd"))
 
-    smoke = Smoke(
-        [DEFAULT_PROFILE, values],
-        mutate=without_exporter,
-        external={("airflow-statsd", "9125"): listener.port},
-    )
+    port = {("airflow-statsd", "9125"): listener.port}
+    smoke = Smoke([DEFAULT_PROFILE, values], mutate=without_exporter, external=port)
     try:
         result = smoke.run()
     finally:
         listener.close()
     assert result.ok, result.failure
-    names = listener.names
+    yield result, listener.names, rendered["mappings"]["mappings"], rendered["cfg"]
+    smoke.cleanup(keep=False)
+
+
+def test_airflow_metrics_reach_the_configured_exporter_and_are_all_mapped(run):
+    _, names, mappings, _ = run
     assert {
         "airflow.scheduler_heartbeat",
         "airflow.ti_successes",
         "airflow.dagrun.duration.success.tutorial",
     } <= names
     assert "airflow.ti.finish.tutorial.print_date.success" in names
-    unmapped = sorted(n for n in names if statsd_map(n, rendered["mappings"]["mappings"]) is None)
+    unmapped = sorted(n for n in names if statsd_map(n, mappings) is None)
     assert not unmapped, unmapped
     labels_of: dict[str, set[str]] = {}
     for name in names:
-        metric, labels = statsd_map(name, rendered["mappings"]["mappings"])
-        if not metric:  # dropped on purpose (the plain twin of a labelled metric)
+        metric, labels = statsd_map(name, mappings)
+        if not metric:  # dropped on purpose (the unlabelled twin of a labelled metric)
             continue
         assert PROM_NAME.match(metric), (name, metric)
         # statsd-exporter refuses one metric name with two label sets
         assert labels_of.setdefault(metric, set(labels)) == set(labels), (name, metric, labels)
-    smoke.cleanup(keep=False)
+
+
+def test_task_logs_come_out_as_json_lines_with_the_log_id_the_ui_reads(run):
+    result, _, _, cfg = run
+    es_cfg = cfg["elasticsearch"]
+    lines = []
+    for line in (result.run_dir / "logs" / "worker.worker.log").read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict) and "log_id" in record:
+            lines.append(record)
+    template = es_cfg["log_id_template"]
+    expected = {
+        template.format(dag_id="tutorial", task_id=task, run_id=result.run_id, map_index=-1, try_number=1)
+        for task in result.tasks
+    }
+    assert {r["log_id"] for r in lines} == expected
+    for record in lines:
+        assert isinstance(record[es_cfg["offset_field"]], int)
+    for log_id in expected:
+        offsets = [r[es_cfg["offset_field"]] for r in lines if r["log_id"] == log_id]
+        assert offsets and offsets == sorted(offsets)
 
 
 def test_every_metric_airflow_documents_maps_with_one_label_set():
