@@ -42,26 +42,23 @@
 
 {{/* airflow.volumes: volumes of every Airflow pod: the config files, /tmp, the log folder (an emptyDir or the log claim) and the log backend's CA. */}}
 {{- define "airflow.volumes" -}}
-{{- $l := .Values.cluster.logging -}}
 - name: config
   configMap:
     name: {{ include "airflow.fullname" . }}-config
 - name: tmp
   emptyDir: {}
 - name: logs
-  {{- if $l.persistence.enabled }}
+  {{- if .Values.cluster.logging.persistence.enabled }}
   persistentVolumeClaim:
     claimName: {{ include "airflow.logging.claimName" . }}
   {{- else }}
   emptyDir: {}
   {{- end }}
-{{- with include "airflow.logging.backend" . }}
-{{- with (get $l .).caSecret }}
+{{- with include "airflow.logging.caSecret" . }}
 - name: logging-ca
   secret:
     secretName: {{ . }}
     items: [{key: ca.crt, path: ca.crt}]
-{{- end }}
 {{- end }}
 {{- end -}}
 
@@ -80,12 +77,10 @@
   mountPath: /tmp
 - name: logs
   mountPath: {{ .Values.cluster.config.logging.base_log_folder }}
-{{- with include "airflow.logging.backend" . }}
-{{- if (get $.Values.cluster.logging .).caSecret }}
+{{- if include "airflow.logging.caSecret" . }}
 - name: logging-ca
-  mountPath: {{ include "airflow.logging.caPath" $ | dir }}
+  mountPath: {{ include "airflow.logging.caPath" . | dir }}
   readOnly: true
-{{- end }}
 {{- end }}
 {{- end -}}
 

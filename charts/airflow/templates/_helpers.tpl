@@ -77,3 +77,42 @@ capabilities:
 {{- $data := (.existing | default dict).data | default dict -}}
 {{- index $data .key | default (.generated | b64enc) -}}
 {{- end -}}
+
+{{/* airflow.keptClaim: a PersistentVolumeClaim that `helm uninstall` keeps (data outlives the release); call with (dict "root" $ "component" C "name" N "accessModes" LIST "size" S "storageClass" SC). */}}
+{{- define "airflow.keptClaim" -}}
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "airflow.labels" (dict "root" .root "component" .component) | nindent 4 }}
+  annotations:
+    # The data outlives the release: delete the claim by hand to drop it.
+    helm.sh/resource-policy: keep
+spec:
+  accessModes: {{ toJson .accessModes }}
+  {{- with .storageClass }}
+  storageClassName: {{ . }}
+  {{- end }}
+  resources:
+    requests:
+      storage: {{ .size }}
+{{- end -}}
+
+{{/* airflow.keptPasswords: a Secret of generated URL-safe passwords, each reused from the Secret already in the cluster and kept on uninstall (the data they open outlives the release); call with (dict "root" $ "component" C "name" N "keys" LIST). */}}
+{{- define "airflow.keptPasswords" -}}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace .name -}}
+apiVersion: v1
+kind: Secret
+metadata:
+  name: {{ .name }}
+  labels:
+    {{- include "airflow.labels" (dict "root" .root "component" .component) | nindent 4 }}
+  annotations:
+    helm.sh/resource-policy: keep
+type: Opaque
+data:
+  {{- range .keys }}
+  {{ . }}: {{ include "airflow.secretValue" (dict "existing" $existing "key" . "generated" (randAlphaNum 32)) }}
+  {{- end }}
+{{- end -}}

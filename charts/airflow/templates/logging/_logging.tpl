@@ -9,6 +9,11 @@
 {{- if $l.elasticsearch.enabled -}}elasticsearch{{- else if $l.opensearch.enabled -}}opensearch{{- end -}}
 {{- end -}}
 
+{{/* airflow.logging.caSecret: the Secret with the log backend's CA certificate, or "". */}}
+{{- define "airflow.logging.caSecret" -}}
+{{- with include "airflow.logging.backend" . }}{{ (get $.Values.cluster.logging .).caSecret }}{{ end -}}
+{{- end -}}
+
 {{/* airflow.logging.caPath: where the backend's CA certificate is mounted. */}}
 {{- define "airflow.logging.caPath" -}}/etc/airflow/logging-ca/ca.crt{{- end -}}
 
