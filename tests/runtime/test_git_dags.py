@@ -1,4 +1,6 @@
-"""Git DAG modes end to end: real git, real Airflow, the chart's rendered git-sync containers.
+"""Git DAG mode end to end: real git, real Airflow, the chart's rendered git-sync containers
+(gitSync: the init clone and the sidecar; gitInit renders the same init clone without the
+sidecar, checked in the render tier).
 
 The git-sync containers run as the runtime tier's stand-in (chart_tools.gitsync: real `git`,
 git-sync's --root/--link layout) against a local repository, so what is proven is the chart's
@@ -56,19 +58,6 @@ def git_values(tmp_path, repo, mode, **git_settings):
     return path
 
 
-def test_git_init_clones_before_airflow_starts(tmp_path, repo):
-    smoke = Smoke([DEFAULT_PROFILE, git_values(tmp_path, repo, "gitInit")])
-    result = smoke.run()
-    assert result.ok, result.failure
-    assert set(result.tasks.values()) == {"success"}
-    for reader in ("dag-processor", "worker", "triggerer"):
-        link = result.run_dir / "pods" / reader / "opt/airflow/dags/examples"
-        assert link.is_symlink() and (link / "dags" / "tutorial.py").is_file()
-    containers = {r.process.name for r in smoke.runner.running}
-    assert not any("git-sync" in name for name in containers)  # one clone, no sidecar
-    smoke.cleanup(keep=False)
-
-
 def test_git_sync_sidecar_delivers_a_later_push(tmp_path, repo):
     """A DAG pushed after every pod started reaches Airflow only through the sidecars' pulls;
     the smoke then runs that DAG, so the worker reads the new commit too."""
@@ -88,4 +77,7 @@ def test_git_sync_sidecar_delivers_a_later_push(tmp_path, repo):
     assert set(result.tasks.values()) == {"success"}
     sidecars = {r.process.name for r in smoke.runner.running if "git-sync" in r.process.container}
     assert sidecars == {f"{pod}/git-sync-examples" for pod in ("dag-processor", "triggerer", "worker")}
+    for reader in ("dag-processor", "worker", "triggerer"):  # each pod's own clone, published as a link
+        link = result.run_dir / "pods" / reader / "opt/airflow/dags/examples"
+        assert link.is_symlink() and (link / "dags" / "pushed_later.py").is_file()
     smoke.cleanup(keep=False)
