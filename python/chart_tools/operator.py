@@ -425,7 +425,13 @@ def load_resource(path: Path, kind: str) -> dict[str, Any]:
 
 
 def convert_files(base: Path, cluster: Path) -> Conversion:
-    conv = Converter(load_resource(base, "AirflowBase"), load_resource(cluster, "AirflowCluster")).convert()
+    converter = Converter(load_resource(base, "AirflowBase"), load_resource(cluster, "AirflowCluster"))
+    try:
+        conv = converter.convert()
+    except ValuesError:
+        raise
+    except (TypeError, ValueError, AttributeError) as err:  # a field of the wrong type, e.g. replicas: two
+        raise ValuesError(f"{base.name} / {cluster.name}: a field has the wrong type ({err})") from None
     if errors := schema_errors(combined(conv)):  # e.g. an affinity Kubernetes would reject
         raise ValuesError(f"the converted values do not pass the chart's schema: {errors[0]}")
     return conv

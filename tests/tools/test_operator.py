@@ -189,15 +189,19 @@ def test_invalid_base_is_a_one_line_error(case, tmp_path):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("{executor: Foo}", "spec.executor 'Foo' is not one of Local, Sequential, Celery, Kubernetes"),
-        ("{exector: Celery}", "spec.exector is not a field"),
-        ("{dags: {git: {branch: main}}}", "spec.dags.git.repo is required"),
+        (
+            "{executor: Foo}",
+            "AirflowCluster c: spec.executor 'Foo' is not one of Local, Sequential, Celery, Kubernetes",
+        ),
+        ("{exector: Celery}", "AirflowCluster c: spec.exector is not a field"),
+        ("{dags: {git: {branch: main}}}", "AirflowCluster c: spec.dags.git.repo is required"),
         (
             "{config: {airflowsecret: [{env: A, secret: s}]}}",
             "spec.config.airflowsecret[0] needs env, secret and field",
         ),
-        ("{worker: {replicaz: 2}}", "spec.worker.replicaz is not a field"),
-        ("{dags: {git: {repo: r, brnch: main}}}", "spec.dags.git.brnch is not a field"),
+        ("{worker: {replicaz: 2}}", "AirflowCluster c: spec.worker.replicaz is not a field"),
+        ("{dags: {git: {repo: r, brnch: main}}}", "AirflowCluster c: spec.dags.git.brnch is not a field"),
+        ("{executor: Celery, worker: {replicas: two}}", "a field has the wrong type"),
     ],
 )
 def test_invalid_cluster_is_a_one_line_error(spec, message, tmp_path):
@@ -205,8 +209,8 @@ def test_invalid_cluster_is_a_one_line_error(spec, message, tmp_path):
         f"apiVersion: airflow.k8s.io/v1alpha1\nkind: AirflowCluster\nmetadata: {{name: c}}\nspec: {spec}\n"
     )
     done = cli("values", "from-operator", str(DATA / "base-full.yaml"), str(tmp_path / "c.yaml"))
-    assert done.returncode == 2, done.stderr
-    assert f"AirflowCluster c: {message}" in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert message in done.stderr
 
 
 def test_a_cluster_without_executor_is_local(tmp_path):
