@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from chart_tools import CHART, ROOT
+from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import Manifest, render
+from chart_tools.toolchain import helm_path
 
 HELM_MAJORS = (3, 4)
 # Every ci/ scenario and every ready-made profile users start from.
@@ -51,3 +55,18 @@ def defaults(helm_major: int) -> list[Manifest]:
 
 def ci_file(name: str) -> Path:
     return CHART / "ci" / f"{name}-values.yaml"
+
+
+@pytest.fixture(scope="session")
+def install_notes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., str]]:
+    """NOTES.txt as `helm install` prints it (helm template leaves it out): a client-side dry-run
+    against the stand-in API; call with (helm_major, *helm arguments such as -f/--set)."""
+    api = StandInKubeAPI(tmp_path_factory.mktemp("kube-api"))
+
+    def notes(helm_major: int, *args: str) -> str:
+        cmd = [str(helm_path(helm_major)), "install", "r", str(CHART), "--dry-run=client"]
+        cmd += ["--disable-openapi-validation", "--kubeconfig", str(api.kubeconfig), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+
+    yield notes
+    api.close()

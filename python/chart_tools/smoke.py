@@ -34,6 +34,7 @@ from chart_tools.runplan import (
     RunPlanError,
     build_plan,
     local_path,
+    under,
 )
 from chart_tools.runtime import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
 from chart_tools.services import POSTGRES_ADMIN_PASSWORD, Endpoint, ServiceError, services
@@ -116,10 +117,13 @@ def runtime_values(
     return path, [*secrets, _secret(REDIS_SECRET, "password", redis.password)]
 
 
+def _dags_folder(process: Process) -> str:
+    return process.options.get(("core", "dags_folder"), f"{IMAGE_AIRFLOW_HOME}/dags")
+
+
 def _dags_mount(process: Process) -> str | None:
     """The mount path of the volume covering the process's DAGs folder, if any."""
-    folder = process.options.get(("core", "dags_folder"), f"{IMAGE_AIRFLOW_HOME}/dags")
-    covering = [m for m in process.mounts if folder == m or folder.startswith(m.rstrip("/") + "/")]
+    covering = [m for m in process.mounts if under([m])(_dags_folder(process))]
     return max(covering, key=len) if covering else None
 
 
@@ -131,7 +135,7 @@ def provide_dags(plan: RunPlan) -> None:
     processes = [(pod, p) for pod in plan.workloads for p in pod.init + pod.main]
     image_mode = not any(_dags_mount(p) for _, p in processes)
     for pod, process in processes:
-        folder = process.options.get(("core", "dags_folder"), f"{IMAGE_AIRFLOW_HOME}/dags")
+        folder = _dags_folder(process)
         mount = _dags_mount(process)
         if image_mode:
             target = local_path(pod.root, folder)

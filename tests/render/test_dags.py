@@ -7,16 +7,13 @@ manual) and the layout it publishes (--root/--link) against the folders Airflow 
 
 import json
 import re
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
 from chart_tools import CHART, ROOT
-from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import RenderError, find, render
-from chart_tools.toolchain import helm_path
 from chart_tools.validate import validate
 from tests.helpers import airflow_cfg, deployment, of_kind, pod_of
 from tests.render.test_executors import EXECUTORS, executor_set
@@ -308,13 +305,6 @@ def test_the_image_example_bakes_the_dags_where_the_chart_looks():
     assert "!dags/" in ignore and "!images/airflow-dags/requirements.txt" in ignore
 
 
-@pytest.fixture(scope="module")
-def kube_api(tmp_path_factory):
-    api = StandInKubeAPI(tmp_path_factory.mktemp("kube-api"))
-    yield api
-    api.close()
-
-
 @pytest.mark.parametrize(
     ("profile", "says"),
     [
@@ -330,11 +320,7 @@ def kube_api(tmp_path_factory):
         ("persistentVolume", "(persistentVolume mode) are read from DIR on claim airflow-dags."),
     ],
 )
-def test_install_notes_say_where_the_dags_come_from(profile, says, helm_major, kube_api):
-    # helm template leaves NOTES.txt out; a client-side dry-run install renders it.
-    cmd = [str(helm_path(helm_major)), "install", "r", str(CHART), "--dry-run=client"]
-    cmd += ["--disable-openapi-validation", "--kubeconfig", str(kube_api.kubeconfig)]
-    cmd += ["-f", str(PROFILES[profile])] if profile else []
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    assert "DAGs " + says.replace("DIR", "/opt/airflow/dags") in done.stdout
-    assert ("stock image" in done.stdout) == (profile is None)
+def test_install_notes_say_where_the_dags_come_from(profile, says, helm_major, install_notes):
+    stdout = install_notes(helm_major, *(["-f", str(PROFILES[profile])] if profile else []))
+    assert "DAGs " + says.replace("DIR", "/opt/airflow/dags") in stdout
+    assert ("stock image" in stdout) == (profile is None)

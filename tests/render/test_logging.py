@@ -1,14 +1,9 @@
 """Task logs: Elasticsearch or OpenSearch (JSON on stdout, read back by log_id), the log claim,
 and the install notes' warning when KubernetesExecutor task logs would vanish with their pods."""
 
-import subprocess
-
 import pytest
 
-from chart_tools import CHART
-from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import RenderError, find, render
-from chart_tools.toolchain import helm_path
 from chart_tools.validate import validate
 from tests.helpers import airflow_cfg, container, deployment, env_map, pod_of
 
@@ -97,26 +92,13 @@ def test_log_claim_is_mounted_by_every_airflow_pod(helm_major):
     assert not validate(objects)
 
 
-@pytest.fixture(scope="module")
-def kube_api(tmp_path_factory):
-    api = StandInKubeAPI(tmp_path_factory.mktemp("kube-api"))
-    yield api
-    api.close()
+def test_notes_warn_when_kubernetes_executor_task_logs_would_vanish(helm_major, install_notes):
+    def warned(*set_values):
+        args = [a for value in set_values for a in ("--set", value)]
+        return "its log is lost with the pod" in install_notes(helm_major, *args)
 
-
-def notes(helm_major, kube_api, *set_values):
-    cmd = [str(helm_path(helm_major)), "install", "r", str(CHART), "--dry-run=client"]
-    cmd += ["--disable-openapi-validation", "--kubeconfig", str(kube_api.kubeconfig)]
-    for value in set_values:
-        cmd += ["--set", value]
-    return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-
-
-def test_notes_warn_when_kubernetes_executor_task_logs_would_vanish(helm_major, kube_api):
     k8s = "cluster.executor=KubernetesExecutor"
-    assert "its log is lost with the pod" in notes(helm_major, kube_api, k8s)
-    assert "its log is lost with the pod" not in notes(helm_major, kube_api, k8s, *ES)
-    assert "its log is lost with the pod" not in notes(
-        helm_major, kube_api, k8s, "cluster.logging.persistence.enabled=true"
-    )
-    assert "its log is lost with the pod" not in notes(helm_major, kube_api)  # Celery workers keep theirs
+    assert warned(k8s)
+    assert not warned(k8s, *ES)
+    assert not warned(k8s, "cluster.logging.persistence.enabled=true")
+    assert not warned()  # Celery workers keep theirs
