@@ -14,6 +14,8 @@ from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import Manifest, render
 from chart_tools.toolchain import helm_path
 
+pytest_plugins = ["tests.fuzz.outcomes"]
+
 HELM_MAJORS = (3, 4)
 # Every ci/ scenario and every ready-made profile users start from.
 SCENARIOS = sorted(CHART.glob("ci/*-values.yaml")) + sorted(ROOT.glob("values/*.yaml"))

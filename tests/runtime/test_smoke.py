@@ -8,10 +8,12 @@ objects, as a chart bug would, and require the run to fail at the right step.
 import os
 import signal
 import socket
+import subprocess
 
 import pytest
 
 from chart_tools import ROOT
+from chart_tools.runtime import process_env
 from chart_tools.smoke import DEFAULT_PROFILE, Smoke
 from tests.helpers import AIRFLOW_COMPONENTS, deployment, pod_of
 
@@ -35,15 +37,26 @@ def test_celery_executor_runs_the_tutorial_dag():
     assert not result.run_dir.exists()  # cleaned after success
 
 
-def test_local_executor_with_dags_in_the_image_runs_the_tutorial_dag():
-    """DAG mode `image`: the files are part of the image, so each pod has its own copy."""
-    smoke = Smoke([ROOT / "values" / "local-executor.yaml", ROOT / "values" / "dags-image.yaml"])
+def test_local_executor_with_dags_in_the_image_runs_the_tutorial_dag(tmp_path):
+    """DAG mode `image`: the files are part of the image, so each pod has its own copy. The run
+    also sets a large integer option, which the scheduler's Airflow must read back as that number
+    (helm once wrote it as 3e+06, which Airflow cannot read as an int). `max_map_length` rather than
+    `parallelism`: the LocalExecutor forks `parallelism` workers up front."""
+    big = tmp_path / "big.yaml"
+    big.write_text("cluster:\n  config:\n    core:\n      max_map_length: 3000000\n")
+    smoke = Smoke([ROOT / "values" / "local-executor.yaml", ROOT / "values" / "dags-image.yaml", big])
     result = smoke.run()
     assert result.ok, result.failure
     assert sorted(result.workloads) == sorted(AIRFLOW_COMPONENTS)
     assert set(result.tasks.values()) == {"success"}
     scheduler_dags = result.run_dir / "pods/scheduler/opt/airflow/dags"
     assert (scheduler_dags / "tutorial.py").is_file() and not scheduler_dags.is_symlink()
+    scheduler = smoke.plan.pod("scheduler").main[0]
+    read = "from airflow.configuration import conf; print(repr(conf.getint('core', 'max_map_length')))"
+    done = subprocess.run(
+        ["python", "-c", read], env=process_env(scheduler), cwd=scheduler.root, capture_output=True, text=True
+    )
+    assert done.stdout.strip().splitlines()[-1] == "3000000", done.stderr[-2000:]
     smoke.cleanup(keep=False)
 
 

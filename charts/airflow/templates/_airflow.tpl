@@ -17,9 +17,12 @@
 {{/* airflow.serviceAccount: name of a component's service account. */}}
 {{- define "airflow.serviceAccount" -}}{{ include "airflow.fullname" .root }}-{{ .component }}{{- end -}}
 
-{{/* airflow.env: environment of every Airflow container: secrets, database and broker URLs, extraEnv. */}}
-{{- define "airflow.env" -}}
-{{- $secret := include "airflow.secrets.name" . -}}
+{{/* airflow.logFolder: where task logs are written ([logging] base_log_folder, Airflow's default unless cluster.config sets it). */}}
+{{- define "airflow.logFolder" -}}{{ dig "logging" "base_log_folder" "/opt/airflow/logs" .Values.cluster.config }}{{- end -}}
+
+{{/* airflow.env.chart: the environment the chart gives every Airflow container: secrets, database and broker URLs, log backend credentials. */}}
+{{- define "airflow.env.chart" -}}
+{{- $secret := include "airflow.secrets.name" . | quote -}}
 - name: AIRFLOW__CORE__FERNET_KEY
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: fernet-key}}
 - name: AIRFLOW__API_AUTH__JWT_SECRET
@@ -35,9 +38,47 @@
 - name: AIRFLOW_VAR_POD_OPERATOR_SERVICE_ACCOUNT
   value: {{ include "airflow.serviceAccount" (dict "root" . "component" "launched-pod") }}
 {{- end }}
+{{- end -}}
+
+{{/* airflow.env: environment of every Airflow container: the chart's, then cluster.extraEnv (whose names airflow.checks.env keeps apart). */}}
+{{- define "airflow.env" -}}
+{{ include "airflow.env.chart" . }}
 {{- with .Values.cluster.extraEnv }}
-{{ include "airflow.render" (dict "value" . "root" $) }}
+{{ toYaml . }}
 {{- end }}
+{{- end -}}
+
+{{/* airflow.env.containerOnly: names the chart sets on single containers, beside airflow.env.chart. */}}
+{{- define "airflow.env.containerOnly" -}}
+CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIRFLOW__CELERY__FLOWER_BASIC_AUTH AIRFLOW_ADMIN_PASSWORD AIRFLOW_HOME
+{{- end -}}
+
+{{/* airflow.checks.env: fails when cluster.extraEnv sets a name the chart sets, directly or as the AIRFLOW__SECTION__KEY form of an option it derives or keeps secret. */}}
+{{- define "airflow.checks.env" -}}
+{{- $reserved := splitList " " (include "airflow.env.containerOnly" .) -}}
+{{- range include "airflow.env.chart" . | fromYamlArray -}}
+{{- $reserved = append $reserved .name -}}
+{{- end -}}
+{{- range $section, $options := include "airflow.config.derived" . | fromYaml -}}
+{{- range $key, $_ := $options -}}
+{{- $reserved = append $reserved (printf "AIRFLOW__%s__%s" (upper $section) (upper $key)) -}}
+{{- end -}}
+{{- end -}}
+{{- range $section, $keys := include "airflow.config.reserved" . | fromYaml -}}
+{{- range $keys -}}
+{{- $reserved = append $reserved (printf "AIRFLOW__%s__%s" (upper $section) (upper .)) -}}
+{{- end -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $i, $e := .Values.cluster.extraEnv -}}
+{{- if has $e.name $reserved -}}
+{{- fail (printf "cluster.extraEnv[%d]: %s is set by the chart; set the value it comes from instead (see the values table)" $i $e.name) -}}
+{{- end -}}
+{{- if hasKey $seen $e.name -}}
+{{- fail (printf "cluster.extraEnv[%d]: %s is set twice" $i $e.name) -}}
+{{- end -}}
+{{- $_ := set $seen $e.name true -}}
+{{- end -}}
 {{- end -}}
 
 {{/* airflow.volumes: volumes of every Airflow pod: the config files, /tmp, the log folder (an emptyDir or the log claim) and the log backend's CA. */}}
@@ -50,14 +91,14 @@
 - name: logs
   {{- if .Values.cluster.logging.persistence.enabled }}
   persistentVolumeClaim:
-    claimName: {{ include "airflow.logging.claimName" . }}
+    claimName: {{ include "airflow.logging.claimName" . | quote }}
   {{- else }}
   emptyDir: {}
   {{- end }}
 {{- with include "airflow.logging.caSecret" . }}
 - name: logging-ca
   secret:
-    secretName: {{ . }}
+    secretName: {{ . | quote }}
     items: [{key: ca.crt, path: ca.crt}]
 {{- end }}
 {{- end -}}
@@ -76,7 +117,7 @@
 - name: tmp
   mountPath: /tmp
 - name: logs
-  mountPath: {{ .Values.cluster.config.logging.base_log_folder }}
+  mountPath: {{ include "airflow.logFolder" . | quote }}
 {{- if include "airflow.logging.caSecret" . }}
 - name: logging-ca
   mountPath: {{ include "airflow.logging.caPath" . | dir }}
@@ -87,13 +128,13 @@
 {{/* airflow.waitForMigrations: init container that blocks until Airflow's schema is current (Airflow's own check). */}}
 {{- define "airflow.waitForMigrations" -}}
 - name: wait-for-migrations
-  image: {{ include "airflow.image" .Values.cluster.image }}
+  image: {{ include "airflow.image" .Values.cluster.image | quote }}
   imagePullPolicy: {{ .Values.cluster.image.pullPolicy }}
-  args: [airflow, db, check-migrations, --migration-wait-timeout, {{ .Values.cluster.migrations.waitTimeoutSeconds | quote }}]
+  args: [airflow, db, check-migrations, --migration-wait-timeout, {{ .Values.cluster.migrations.waitTimeoutSeconds | int64 | quote }}]
   env:
     {{- include "airflow.env" . | nindent 4 }}
   resources:
-    {{- toYaml .Values.cluster.migrations.resources | nindent 4 }}
+    {{- include "airflow.resources" (dict "key" "cluster.migrations.resources" "value" .Values.cluster.migrations.resources) | nindent 4 }}
   securityContext:
     {{- include "airflow.containerSecurityContext" . | nindent 4 }}
   volumeMounts:
@@ -130,7 +171,7 @@ topologySpreadConstraints:
   {{- toYaml $p.topologySpreadConstraints | nindent 2 }}
 {{- end }}
 {{- with $p.priorityClassName }}
-priorityClassName: {{ . }}
+priorityClassName: {{ . | quote }}
 {{- end }}
 {{- end -}}
 
@@ -148,7 +189,7 @@ priorityClassName: {{ . }}
 {{- else -}}false{{- end -}}
 {{- end -}}
 
-{{/* airflow.podSpec: pod spec of an Airflow workload; call with (dict "root" $ "component" NAME "name" CONTAINER "args" LIST "values" COMPONENT_VALUES "ports" LIST "probes" MAP), optionally "env" LIST, "volumes"/"volumeMounts" LISTS, "grace" SECONDS. */}}
+{{/* airflow.podSpec: pod spec of an Airflow workload; call with (dict "root" $ "component" NAME "name" CONTAINER "args" LIST "values" COMPONENT_VALUES "valuesKey" THEIR_PATH "ports" LIST "probes" MAP), optionally "env" LIST, "volumes"/"volumeMounts" LISTS, "grace" SECONDS. */}}
 {{- define "airflow.podSpec" -}}
 {{- $root := .root -}}
 serviceAccountName: {{ include "airflow.serviceAccount" . }}
@@ -157,7 +198,7 @@ securityContext:
   {{- include "airflow.podSecurityContext" (dict "uid" 50000 "gid" 0) | nindent 2 }}
 {{- include "airflow.imagePullSecrets" $root }}
 {{- with .grace }}
-terminationGracePeriodSeconds: {{ . }}
+terminationGracePeriodSeconds: {{ . | int64 }}
 {{- end }}
 {{- include "airflow.placement" (dict "root" $root "component" .component "placement" .values.placement) }}
 initContainers:
@@ -165,7 +206,7 @@ initContainers:
   {{- include "airflow.waitForMigrations" $root | nindent 2 }}
 containers:
   - name: {{ .name }}
-    image: {{ include "airflow.image" $root.Values.cluster.image }}
+    image: {{ include "airflow.image" $root.Values.cluster.image | quote }}
     imagePullPolicy: {{ $root.Values.cluster.image.pullPolicy }}
     args: {{ toJson .args }}
     env:
@@ -182,7 +223,7 @@ containers:
     {{- end }}
     {{- toYaml .probes | nindent 4 }}
     resources:
-      {{- toYaml .values.resources | nindent 6 }}
+      {{- include "airflow.resources" (dict "key" (printf "%s.resources" .valuesKey) "value" .values.resources) | nindent 6 }}
     securityContext:
       {{- include "airflow.containerSecurityContext" $root | nindent 6 }}
     volumeMounts:
@@ -200,13 +241,12 @@ volumes:
   {{- end }}
 {{- end -}}
 
-{{/* airflow.podAnnotations: checksums that roll pods when config or secrets change, plus user annotations. */}}
+{{/* airflow.podAnnotations: checksums that roll pods when config or secrets change, plus cluster.podAnnotations (whose checksum/ keys airflow.checks refuses). */}}
 {{- define "airflow.podAnnotations" -}}
-checksum/config: {{ include "airflow.config.files" . | sha256sum }}
-checksum/secrets: {{ list .Values.cluster.secrets (include "airflow.database.env" .) | toJson | sha256sum }}
-{{- with .Values.cluster.podAnnotations }}
-{{ include "airflow.render" (dict "value" . "root" $) }}
-{{- end }}
+{{- $checksums := dict
+  "checksum/config" (include "airflow.config.files" . | sha256sum)
+  "checksum/secrets" (list .Values.cluster.secrets (include "airflow.database.env" .) | toJson | sha256sum) -}}
+{{- merge $checksums .Values.cluster.podAnnotations | toYaml -}}
 {{- end -}}
 
 {{/* airflow.deployment: a Deployment of one Airflow workload; same arguments as airflow.podSpec. */}}
@@ -220,17 +260,14 @@ metadata:
   labels:
     {{- include "airflow.labels" $labels | nindent 4 }}
 spec:
-  replicas: {{ .values.replicas }}
+  replicas: {{ .values.replicas | int64 }}
   selector:
     matchLabels:
       {{- include "airflow.selectorLabels" $labels | nindent 6 }}
   template:
     metadata:
       labels:
-        {{- include "airflow.labels" $labels | nindent 8 }}
-        {{- with $root.Values.cluster.podLabels }}
-        {{- toYaml . | nindent 8 }}
-        {{- end }}
+        {{- include "airflow.labels" (merge (dict "extra" $root.Values.cluster.podLabels "extraKey" "cluster.podLabels") $labels) | nindent 8 }}
       annotations:
         {{- include "airflow.podAnnotations" $root | nindent 8 }}
     spec:
@@ -247,7 +284,7 @@ metadata:
   labels:
     {{- include "airflow.labels" $ | nindent 4 }}
 spec:
-  maxUnavailable: {{ .maxUnavailable }}
+  maxUnavailable: {{ .maxUnavailable | int64 }}
   selector:
     matchLabels:
       {{- include "airflow.selectorLabels" $ | nindent 6 }}

@@ -1,42 +1,48 @@
 {{/* Generic helpers shared by every component. */}}
 
-{{/* airflow.fullname: prefix of every object name (short enough for "-<component>" suffixes). */}}
+{{/* airflow.fullname: prefix of every object name, at most 40 characters so that "-<component>" suffixes keep names within Kubernetes' limits. */}}
 {{- define "airflow.fullname" -}}
 {{- if .Values.fullnameOverride -}}
-{{- .Values.fullnameOverride | trunc 45 | trimSuffix "-" -}}
+{{- .Values.fullnameOverride -}}
 {{- else -}}
 {{- $name := default .Chart.Name .Values.nameOverride -}}
-{{- if contains $name .Release.Name -}}
-{{- .Release.Name | trunc 45 | trimSuffix "-" -}}
-{{- else -}}
-{{- printf "%s-%s" .Release.Name $name | trunc 45 | trimSuffix "-" -}}
-{{- end -}}
+{{- ternary .Release.Name (printf "%s-%s" .Release.Name $name) (contains $name .Release.Name) | trunc 40 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
 {{/* airflow.selectorLabels: labels that select the pods of one component; call with (dict "root" $ "component" NAME). */}}
 {{- define "airflow.selectorLabels" -}}
-app.kubernetes.io/name: {{ default .root.Chart.Name .root.Values.nameOverride }}
-app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/name: {{ default .root.Chart.Name .root.Values.nameOverride | quote }}
+app.kubernetes.io/instance: {{ .root.Release.Name | quote }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 
-{{/* airflow.labels: the full standard label set of an object of one component; same arguments. */}}
-{{- define "airflow.labels" -}}
-{{ include "airflow.selectorLabels" . }}
-app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .root.Release.Service }}
-helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
-{{- with .root.Values.commonLabels }}
-{{ toYaml . }}
-{{- end }}
+{{/* airflow.reservedLabels: label keys the chart sets itself (users may not set them). */}}
+{{- define "airflow.reservedLabels" -}}
+app.kubernetes.io/name app.kubernetes.io/instance app.kubernetes.io/component app.kubernetes.io/version app.kubernetes.io/managed-by helm.sh/chart
 {{- end -}}
 
-{{/* airflow.render: renders a free-form user value (map or list) as YAML, templating its strings; call with (dict "value" V "root" $). */}}
-{{- define "airflow.render" -}}
-{{- if .value -}}
-{{- tpl (toYaml .value) .root -}}
+{{/* airflow.checkLabels: fails when a user label map sets a key the chart sets; call with (dict "key" VALUE_PATH "value" MAP). */}}
+{{- define "airflow.checkLabels" -}}
+{{- range splitList " " (include "airflow.reservedLabels" .) -}}
+{{- if hasKey $.value . -}}
+{{- fail (printf "%s: the label %s is set by the chart; remove it" $.key .) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.labels: the standard label set of an object of one component, with commonLabels and, optionally, user labels "extra" from the value "extraKey" (which win over commonLabels); call with (dict "root" $ "component" NAME [ "extra" MAP "extraKey" PATH ]). */}}
+{{- define "airflow.labels" -}}
+{{- $labels := dict
+  "app.kubernetes.io/version" .root.Chart.AppVersion
+  "app.kubernetes.io/managed-by" .root.Release.Service
+  "helm.sh/chart" (printf "%s-%s" .root.Chart.Name .root.Chart.Version | replace "+" "_") -}}
+{{- with .extra -}}
+{{- include "airflow.checkLabels" (dict "key" $.extraKey "value" .) -}}
+{{- $labels = merge $labels . -}}
+{{- end -}}
+{{- include "airflow.selectorLabels" . }}
+{{ merge $labels .root.Values.commonLabels | toYaml }}
 {{- end -}}
 
 {{/* airflow.image: "repository@digest" when a digest is set, else "repository:tag". */}}
@@ -49,7 +55,7 @@ helm.sh/chart: {{ printf "%s-%s" .root.Chart.Name .root.Chart.Version }}
 {{- with .Values.imagePullSecrets }}
 imagePullSecrets:
 {{- range . }}
-  - name: {{ . }}
+  - name: {{ . | quote }}
 {{- end }}
 {{- end }}
 {{- end -}}
@@ -92,11 +98,11 @@ metadata:
 spec:
   accessModes: {{ toJson .accessModes }}
   {{- with .storageClass }}
-  storageClassName: {{ . }}
+  storageClassName: {{ . | quote }}
   {{- end }}
   resources:
     requests:
-      storage: {{ .size }}
+      storage: {{ .size | quote }}
 {{- end -}}
 
 {{/* airflow.keptPasswords: a Secret of generated URL-safe passwords, each reused from the Secret already in the cluster and kept on uninstall (the data they open outlives the release); call with (dict "root" $ "component" C "name" N "keys" LIST). */}}
@@ -115,4 +121,34 @@ data:
   {{- range .keys }}
   {{ . }}: {{ include "airflow.secretValue" (dict "existing" $existing "key" . "generated" (randAlphaNum 32)) }}
   {{- end }}
+{{- end -}}
+
+{{/* airflow.quantity: a Kubernetes quantity (a string such as 512Mi or 100m, or a number) as a float64 in base units (bytes, cores). */}}
+{{- define "airflow.quantity" -}}
+{{- $q := toString . -}}
+{{- $suffix := regexFind "[A-Za-z]+$" $q -}}
+{{- $factors := dict "" 1.0 "n" 1e-9 "u" 1e-6 "m" 1e-3 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "P" 1e15 "E" 1e18
+  "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 "Pi" 1125899906842624.0 "Ei" 1152921504606846976.0 -}}
+{{- mulf (trimSuffix $suffix $q | float64) (get $factors $suffix) -}}
+{{- end -}}
+
+{{/* airflow.resources: a container's resources as YAML, after the API server's rules (a request at most its limit; extended resources and huge pages requested exactly as limited); call with (dict "key" VALUE_PATH "value" RESOURCES). Floats: equal amounts spelled differently (100m, 0.1) compare equal within 1e-12; `chart-tools validate` compares exactly. */}}
+{{- define "airflow.resources" -}}
+{{- $limits := .value.limits | default dict -}}
+{{- range $name, $request := .value.requests | default dict -}}
+{{- $exact := or (contains "/" $name) (hasPrefix "hugepages-" $name) -}}
+{{- if hasKey $limits $name -}}
+{{- $limit := get $limits $name -}}
+{{- $r := include "airflow.quantity" $request | float64 -}}
+{{- $l := include "airflow.quantity" $limit | float64 -}}
+{{- if gt $r (mulf $l 1.000000000001) -}}
+{{- fail (printf "%s: requests.%s (%v) is above limits.%s (%v)" $.key $name $request $name $limit) -}}
+{{- else if and $exact (lt $r (mulf $l 0.999999999999)) -}}
+{{- fail (printf "%s: requests.%s (%v) must equal limits.%s (%v): it cannot be overcommitted" $.key $name $request $name $limit) -}}
+{{- end -}}
+{{- else if $exact -}}
+{{- fail (printf "%s: requests.%s needs limits.%s with the same value: it cannot be overcommitted" $.key $name $name) -}}
+{{- end -}}
+{{- end -}}
+{{- toYaml .value -}}
 {{- end -}}

@@ -3,5 +3,5 @@
 
 {{/* airflow.apiServer.url: in-cluster base URL of the api-server Service (tasks reach the execution API here). */}}
 {{- define "airflow.apiServer.url" -}}
-http://{{ include "airflow.fullname" . }}-api-server:{{ .Values.cluster.apiServer.service.port }}
+http://{{ include "airflow.fullname" . }}-api-server:{{ .Values.cluster.apiServer.service.port | int64 }}
 {{- end -}}

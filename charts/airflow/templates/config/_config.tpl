@@ -3,9 +3,9 @@
 {{/* airflow.config.derived: options set from other values (wiring between components); users cannot override them in cluster.config. */}}
 {{- define "airflow.config.derived" -}}
 core:
-  executor: {{ .Values.cluster.executor }}
-  dags_folder: {{ .Values.cluster.dags.path }}
-  execution_api_server_url: {{ include "airflow.apiServer.url" . }}/execution/
+  executor: {{ .Values.cluster.executor | quote }}
+  dags_folder: {{ .Values.cluster.dags.path | quote }}
+  execution_api_server_url: {{ printf "%s/execution/" (include "airflow.apiServer.url" .) | quote }}
   auth_manager: airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
 api:
   port: {{ include "airflow.apiServer.containerPort" . | quote }}
@@ -18,7 +18,7 @@ scheduler:
 {{- if .Values.cluster.metrics.enabled }}
 metrics:
   statsd_on: "True"
-  statsd_host: {{ include "airflow.fullname" . }}-statsd
+  statsd_host: {{ printf "%s-statsd" (include "airflow.fullname" .) | quote }}
   statsd_port: {{ include "airflow.metrics.statsdPort" . | quote }}
   statsd_prefix: airflow
 {{- end }}
@@ -29,9 +29,9 @@ dag_processor:
 {{- if eq (include "airflow.executor.kubernetes" .) "true" }}
 {{- $k := .Values.cluster.kubernetes }}
 kubernetes_executor:
-  pod_template_file: {{ include "airflow.kubernetes.podTemplatePath" . }}
-  namespace: {{ .Release.Namespace }}
-  worker_pods_creation_batch_size: {{ $k.podCreationBatchSize | quote }}
+  pod_template_file: {{ include "airflow.kubernetes.podTemplatePath" . | quote }}
+  namespace: {{ .Release.Namespace | quote }}
+  worker_pods_creation_batch_size: {{ $k.podCreationBatchSize | int64 | quote }}
   delete_worker_pods: {{ $k.deleteOnSuccess | toString | title | quote }}
   delete_worker_pods_on_failure: {{ $k.deleteOnFailure | toString | title | quote }}
 {{- end }}
@@ -46,24 +46,16 @@ database: [sql_alchemy_conn]
 celery: [broker_url, result_backend, flower_basic_auth]
 {{- end -}}
 
-{{/* airflow.config.validate: fails the render on value combinations that cannot work, naming the keys. */}}
-{{- define "airflow.config.validate" -}}
-{{- include "airflow.dags.validate" . -}}
-{{- $v := .Values.cluster -}}
-{{- if and $v.flower.enabled (ne (include "airflow.executor.celery" .) "true") -}}
-{{- fail (printf "cluster.flower.enabled needs cluster.executor to include CeleryExecutor (it is %s)" $v.executor) -}}
-{{- end -}}
-{{- if and $v.podOperator.extraNamespaces (not $v.podOperator.enabled) -}}
-{{- fail "cluster.podOperator.extraNamespaces is set but cluster.podOperator.enabled is false" -}}
-{{- end -}}
-{{- if and (eq $v.executor "LocalExecutor") (gt (int $v.scheduler.replicas) 1) -}}
-{{- fail "cluster.scheduler.replicas > 1 with cluster.executor LocalExecutor runs tasks on every scheduler: use CeleryExecutor or KubernetesExecutor for HA" -}}
+{{/* airflow.config.value: one airflow.cfg value as text: numbers literally (3000000, never 3e+06), booleans as True/False. */}}
+{{- define "airflow.config.value" -}}
+{{- if kindIs "string" . -}}{{ . }}
+{{- else if kindIs "bool" . -}}{{ ternary "True" "False" . }}
+{{- else -}}{{ toJson . }}
 {{- end -}}
 {{- end -}}
 
 {{/* airflow.config.cfg: the airflow.cfg text (sections and options sorted, so the checksum is stable). */}}
 {{- define "airflow.config.cfg" -}}
-{{- include "airflow.config.validate" . -}}
 {{- $cfg := deepCopy .Values.cluster.config -}}
 {{- range $section, $keys := include "airflow.config.reserved" . | fromYaml -}}
 {{- range $keys -}}
@@ -85,7 +77,7 @@ celery: [broker_url, result_backend, flower_basic_auth]
 [{{ $section }}]
 {{- $options := get $cfg $section }}
 {{- range $key := keys $options | sortAlpha }}
-{{ $key }} = {{ get $options $key }}
+{{ $key }} = {{ include "airflow.config.value" (get $options $key) }}
 {{- end }}
 {{ end -}}
 {{- end -}}

@@ -73,6 +73,9 @@
 {{- else if and $r.credentialsSecret (not (hasPrefix "https://" $r.url)) -}}
 {{- fail (printf "%s: credentialsSecret is set but %s is neither https:// nor SSH; a token would travel unencrypted" $key $r.url) -}}
 {{- end -}}
+{{- if and (regexMatch "^[a-z]+://[^/@]*:[^/@]*@" $r.url) (not (hasPrefix "https://" $r.url)) -}}
+{{- fail (printf "%s: the URL holds a password but is not https://; it would travel unencrypted (use credentialsSecret)" $key) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -83,7 +86,7 @@
 {{- if eq $d.mode "persistentVolume" }}
 - name: dags
   persistentVolumeClaim:
-    claimName: {{ include "airflow.dags.claimName" .root }}
+    claimName: {{ include "airflow.dags.claimName" .root | quote }}
     readOnly: true
 {{- else if eq (include "airflow.dags.git" .root) "true" }}
 - name: dags
@@ -92,7 +95,7 @@
 {{- if eq (include "airflow.dags.ssh" .) "true" }}
 - name: git-ssh-{{ .name }}
   secret:
-    secretName: {{ .credentialsSecret }}
+    secretName: {{ .credentialsSecret | quote }}
     defaultMode: 288 # 0440: readable by git-sync through the pod's fsGroup
     items: [{key: ssh-privatekey, path: ssh}]
 {{- end }}
@@ -111,10 +114,10 @@
 {{- $d := .root.Values.cluster.dags -}}
 {{- if and (eq (include "airflow.dags.reads" .) "true") (ne $d.mode "image") }}
 - name: dags
-  mountPath: {{ $d.path }}
+  mountPath: {{ $d.path | quote }}
   readOnly: true
   {{- with and (eq $d.mode "persistentVolume") (include "airflow.dags.subPath" .root) }}
-  subPath: {{ . }}
+  subPath: {{ . | quote }}
   {{- end }}
 {{- end }}
 {{- end -}}
@@ -125,40 +128,38 @@
 {{- $g := $d.git -}}
 {{- $r := .repo -}}
 {{- $ssh := eq (include "airflow.dags.ssh" $r) "true" -}}
+{{- /* git-sync's own files stay in a hidden folder (--root); the DAGs appear at the link. */ -}}
+{{- $args := list
+  (printf "--repo=%s" $r.url)
+  (printf "--ref=%s" ($r.ref | default "HEAD"))
+  (printf "--depth=%d" (hasKey $r "depth" | ternary $r.depth 1 | int64))
+  (printf "--submodules=%s" ($r.submodules | default "off"))
+  (printf "--root=%s/.git-sync/%s" $d.path $r.name)
+  (printf "--link=%s/%s" $d.path $r.name)
+  (printf "--max-failures=%d" (int64 $g.maxFailures)) -}}
+{{- if .oneTime -}}
+{{- $args = append $args "--one-time" -}}
+{{- else -}}
+{{- $args = concat $args (list (printf "--period=%s" $g.period) (printf "--http-bind=:%s" (include "airflow.dags.gitSyncPort" .index))) -}}
+{{- end -}}
+{{- if $ssh -}}
+{{- $args = concat $args (list "--ssh" (printf "--ssh-key-file=/etc/git-secret/%s/ssh" $r.name) (printf "--ssh-known-hosts=%t" (not $g.sshInsecureSkipHostKeyCheck))) -}}
+{{- if $g.knownHosts -}}
+{{- $args = append $args "--ssh-known-hosts-file=/etc/git-known-hosts/known_hosts" -}}
+{{- end -}}
+{{- end }}
 - name: {{ ternary "git-clone" "git-sync" .oneTime }}-{{ $r.name }}
-  image: {{ include "airflow.image" $g.image }}
+  image: {{ include "airflow.image" $g.image | quote }}
   imagePullPolicy: {{ $g.image.pullPolicy }}
-  args:
-    - --repo={{ $r.url }}
-    - --ref={{ $r.ref | default "HEAD" }}
-    - --depth={{ hasKey $r "depth" | ternary $r.depth 1 }}
-    - --submodules={{ $r.submodules | default "off" }}
-    # git-sync's own files stay in a hidden folder; the DAGs appear at the link.
-    - --root={{ $d.path }}/.git-sync/{{ $r.name }}
-    - --link={{ $d.path }}/{{ $r.name }}
-    - --max-failures={{ $g.maxFailures }}
-    {{- if .oneTime }}
-    - --one-time
-    {{- else }}
-    - --period={{ $g.period }}
-    - --http-bind=:{{ include "airflow.dags.gitSyncPort" .index }}
-    {{- end }}
-    {{- if $ssh }}
-    - --ssh
-    - --ssh-key-file=/etc/git-secret/{{ $r.name }}/ssh
-    - --ssh-known-hosts={{ not $g.sshInsecureSkipHostKeyCheck }}
-    {{- if $g.knownHosts }}
-    - --ssh-known-hosts-file=/etc/git-known-hosts/known_hosts
-    {{- end }}
-    {{- end }}
+  args: {{ toJson $args }}
   env:
     - name: HOME
       value: /tmp
     {{- if and $r.credentialsSecret (not $ssh) }}
     - name: GITSYNC_USERNAME
-      valueFrom: {secretKeyRef: {name: {{ $r.credentialsSecret }}, key: username}}
+      valueFrom: {secretKeyRef: {name: {{ $r.credentialsSecret | quote }}, key: username}}
     - name: GITSYNC_PASSWORD
-      valueFrom: {secretKeyRef: {name: {{ $r.credentialsSecret }}, key: password}}
+      valueFrom: {secretKeyRef: {name: {{ $r.credentialsSecret | quote }}, key: password}}
     {{- end }}
   {{- if not .oneTime }}
   livenessProbe:
@@ -168,7 +169,7 @@
     failureThreshold: 5
   {{- end }}
   resources:
-    {{- toYaml $g.resources | nindent 4 }}
+    {{- include "airflow.resources" (dict "key" "cluster.dags.git.resources" "value" $g.resources) | nindent 4 }}
   securityContext:
     # The image's own git-sync user; the pod's fsGroup lets it write the DAG volume.
     runAsUser: 65533
@@ -176,7 +177,7 @@
     {{- include "airflow.containerSecurityContext" .root | nindent 4 }}
   volumeMounts:
     - name: dags
-      mountPath: {{ $d.path }}
+      mountPath: {{ $d.path | quote }}
     - name: tmp
       mountPath: /tmp
     {{- if $ssh }}

@@ -10,10 +10,7 @@ kind: Pod
 metadata:
   name: placeholder-name
   labels:
-    {{- include "airflow.labels" $labels | nindent 4 }}
-    {{- with $k.labels }}
-    {{- toYaml . | nindent 4 }}
-    {{- end }}
+    {{- include "airflow.labels" (merge (dict "extra" $k.labels "extraKey" "cluster.kubernetes.labels") $labels) | nindent 4 }}
 spec:
   serviceAccountName: {{ include "airflow.serviceAccount" $labels }}
   automountServiceAccountToken: {{ include "airflow.needsKubeApi" $labels }}
@@ -29,12 +26,12 @@ spec:
   containers:
     # Airflow requires the task container to be named "base".
     - name: base
-      image: {{ include "airflow.image" .Values.cluster.image }}
+      image: {{ include "airflow.image" .Values.cluster.image | quote }}
       imagePullPolicy: {{ .Values.cluster.image.pullPolicy }}
       env:
         {{- include "airflow.env" . | nindent 8 }}
       resources:
-        {{- toYaml $k.resources | nindent 8 }}
+        {{- include "airflow.resources" (dict "key" "cluster.kubernetes.resources" "value" $k.resources) | nindent 8 }}
       securityContext:
         {{- include "airflow.containerSecurityContext" . | nindent 8 }}
       volumeMounts:

@@ -22,7 +22,6 @@
 {{- $backend := include "airflow.logging.backend" . -}}
 {{- if $backend -}}
 {{- $b := get .Values.cluster.logging $backend -}}
-{{- if not $b.host }}{{ fail (printf "cluster.logging.%s.host is required when cluster.logging.%s.enabled is true" $backend $backend) }}{{ end }}
 logging:
   remote_logging: "True"
 {{ $backend }}:
@@ -41,7 +40,7 @@ logging:
   target_index: {{ $b.targetIndex | quote }}
   {{- else }}
   host: {{ $b.host | quote }}
-  port: {{ $b.port | quote }}
+  port: {{ $b.port | int64 | quote }}
   {{- end }}
 {{ $backend }}_configs:
   verify_certs: {{ $b.verifyCerts | toString | title | quote }}
@@ -49,7 +48,7 @@ logging:
   use_ssl: {{ $b.useSsl | toString | title | quote }}
   {{- end }}
   {{- if $b.caSecret }}
-  ca_certs: {{ include "airflow.logging.caPath" . }}
+  ca_certs: {{ include "airflow.logging.caPath" . | quote }}
   {{- end }}
 {{- end -}}
 {{- end -}}
@@ -61,9 +60,9 @@ logging:
 {{- $b := get .Values.cluster.logging $backend -}}
 {{- with $b.credentialsSecret }}
 - name: AIRFLOW_LOGS_USERNAME
-  valueFrom: {secretKeyRef: {name: {{ . }}, key: username}}
+  valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: username}}
 - name: AIRFLOW_LOGS_PASSWORD
-  valueFrom: {secretKeyRef: {name: {{ . }}, key: password}}
+  valueFrom: {secretKeyRef: {name: {{ . | quote }}, key: password}}
 {{- if eq $backend "elasticsearch" }}
 - name: AIRFLOW__ELASTICSEARCH__HOST
   value: {{ regexReplaceAll "^([a-z]+://)" $b.host "${1}$(AIRFLOW_LOGS_USERNAME):$(AIRFLOW_LOGS_PASSWORD)@" | quote }}
@@ -74,6 +73,20 @@ logging:
   value: $(AIRFLOW_LOGS_PASSWORD)
 {{- end }}
 {{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.logging.validate: a backend needs its host, and credentials travel only over TLS. */}}
+{{- define "airflow.logging.validate" -}}
+{{- with include "airflow.logging.backend" . -}}
+{{- $b := get $.Values.cluster.logging . -}}
+{{- $key := printf "cluster.logging.%s" . -}}
+{{- if not $b.host -}}
+{{- fail (printf "%s.host is required when %s.enabled is true" $key $key) -}}
+{{- end -}}
+{{- if and $b.credentialsSecret (or (hasPrefix "http://" (toString $b.host)) (and (eq . "opensearch") (not $b.useSsl))) -}}
+{{- fail (printf "%s.credentialsSecret is set but the connection is not TLS (%s.host %s%s): the password would travel unencrypted" $key $key $b.host (ternary "" ", useSsl false" (eq . "elasticsearch"))) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

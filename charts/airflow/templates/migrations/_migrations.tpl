@@ -1,9 +1,10 @@
 {{/* airflow.migrations.podSpec: on a shared base create the cluster's database, migrate the schema (init containers), then create the admin user if missing. */}}
 {{- define "airflow.migrations.podSpec" -}}
 {{- $admin := .Values.cluster.auth.admin -}}
-{{- $image := include "airflow.image" .Values.cluster.image -}}
+{{- $image := include "airflow.image" .Values.cluster.image | quote -}}
+{{- $resources := include "airflow.resources" (dict "key" "cluster.migrations.resources" "value" .Values.cluster.migrations.resources) | fromYaml -}}
 {{- $container := printf "image: %s\nimagePullPolicy: %s\nresources: %s\nsecurityContext:\n%s\nvolumeMounts:\n%s\n"
-  $image .Values.cluster.image.pullPolicy (toJson .Values.cluster.migrations.resources)
+  $image .Values.cluster.image.pullPolicy (toJson $resources)
   (include "airflow.containerSecurityContext" . | indent 2) (include "airflow.volumeMounts" . | indent 2) -}}
 restartPolicy: OnFailure
 serviceAccountName: {{ include "airflow.serviceAccount" (dict "root" . "component" "migrations") }}
@@ -24,20 +25,14 @@ initContainers:
 containers:
   - name: create-admin
     # Leaves an existing user (and a password changed in the UI) alone.
-    args:
-      - airflow
-      - users
-      - create
-      - --username={{ $admin.username }}
-      - --email={{ $admin.email }}
-      - --firstname={{ $admin.firstName }}
-      - --lastname={{ $admin.lastName }}
-      - --role=Admin
-      - --password=$(AIRFLOW_ADMIN_PASSWORD)
+    args: {{ toJson (list "airflow" "users" "create"
+      (printf "--username=%s" $admin.username) (printf "--email=%s" $admin.email)
+      (printf "--firstname=%s" $admin.firstName) (printf "--lastname=%s" $admin.lastName)
+      "--role=Admin" "--password=$(AIRFLOW_ADMIN_PASSWORD)") }}
     env:
       {{- include "airflow.env" . | nindent 6 }}
       - name: AIRFLOW_ADMIN_PASSWORD
-        valueFrom: {secretKeyRef: {name: {{ include "airflow.secrets.name" . }}, key: admin-password}}
+        valueFrom: {secretKeyRef: {name: {{ include "airflow.secrets.name" . | quote }}, key: admin-password}}
     {{- $container | nindent 4 }}
 volumes:
   {{- include "airflow.volumes" . | nindent 2 }}

@@ -20,10 +20,10 @@
 {{- $b := include "airflow.celery.broker" . | fromJson -}}
 {{- if $b.secret }}
 - name: AIRFLOW_REDIS_PASSWORD
-  valueFrom: {secretKeyRef: {name: {{ $b.secret }}, key: {{ $b.key }}}}
+  valueFrom: {secretKeyRef: {name: {{ $b.secret | quote }}, key: {{ $b.key | quote }}}}
 {{- end }}
 - name: AIRFLOW__CELERY__BROKER_URL
-  value: {{ printf "%s://%s%s:%v/%v" $b.scheme (ternary ":$(AIRFLOW_REDIS_PASSWORD)@" "" (ne $b.secret "")) $b.host $b.port $b.database | quote }}
+  value: {{ printf "%s://%s%s:%d/%d" $b.scheme (ternary ":$(AIRFLOW_REDIS_PASSWORD)@" "" (ne $b.secret "")) $b.host (int64 $b.port) (int64 $b.database) | quote }}
 - name: AIRFLOW__CELERY__RESULT_BACKEND
   value: {{ printf "db+%s" (include "airflow.database.url" .) | quote }}
 {{- end -}}

@@ -6,7 +6,7 @@
 {{- include "airflow.fullname" . -}}
 {{- else -}}
 {{- $name := required "cluster.airflowbase.name is required when base.enabled is false (the release name of the base)" .Values.cluster.airflowbase.name -}}
-{{- ternary $name (printf "%s-airflow" $name) (contains "airflow" $name) | trunc 45 | trimSuffix "-" -}}
+{{- ternary $name (printf "%s-airflow" $name) (contains "airflow" $name) | trunc 40 | trimSuffix "-" -}}
 {{- end -}}
 {{- end -}}
 
@@ -46,20 +46,35 @@
 {{- toJson (dict "scheme" "mysql+mysqldb" "host" (printf "%s-mysql" (include "airflow.fullname" .)) "port" 3306 "database" $my.database "user" $my.user "secret" (include "airflow.mysql.secretName" .) "key" "password" "query" "") -}}
 {{- else if eq $type "sqlproxy" -}}
 {{- $sp := $db.sqlproxy -}}
-{{- if not $sp.passwordSecret.name }}{{ fail "base.database.sqlproxy.passwordSecret.name is required when base.database.type is sqlproxy" }}{{ end -}}
 {{- toJson (dict "scheme" (include "airflow.database.scheme" $sp.engine) "host" (printf "%s-sqlproxy" (include "airflow.base.fullname" .)) "port" (include "airflow.database.port" $sp.engine) "database" $sp.database "user" $sp.user "secret" $sp.passwordSecret.name "key" $sp.passwordSecret.key "query" "") -}}
 {{- else -}}
 {{- $ext := $db.external -}}
-{{- if not $ext.host }}{{ fail "base.database.external.host is required when base.database.type is external" }}{{ end -}}
-{{- if not $ext.passwordSecret.name }}{{ fail "base.database.external.passwordSecret.name is required when base.database.type is external" }}{{ end -}}
 {{- toJson (dict "scheme" $ext.scheme "host" $ext.host "port" $ext.port "database" $ext.database "user" $ext.user "secret" $ext.passwordSecret.name "key" $ext.passwordSecret.key "query" $ext.query) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.database.validate: what each database type needs, and names its server accepts. */}}
+{{- define "airflow.database.validate" -}}
+{{- $db := .Values.base.database -}}
+{{- if and (eq $db.type "external") (not $db.external.host) -}}
+{{- fail "base.database.external.host is required when base.database.type is external" -}}
+{{- end -}}
+{{- if and (eq $db.type "external") (not $db.external.passwordSecret.name) -}}
+{{- fail "base.database.external.passwordSecret.name is required when base.database.type is external" -}}
+{{- end -}}
+{{- if and (eq $db.type "sqlproxy") (not $db.sqlproxy.passwordSecret.name) -}}
+{{- fail "base.database.sqlproxy.passwordSecret.name is required when base.database.type is sqlproxy" -}}
+{{- end -}}
+{{- $name := include "airflow.database.clusterName" . -}}
+{{- if and (eq $db.type "mysql") (eq (include "airflow.database.onBase" .) "true") (gt (len $name) 32) -}}
+{{- fail (printf "this cluster's MySQL user would be %s, longer than MySQL's 32 characters (it comes from the release name): use a shorter release name or fullnameOverride" $name) -}}
 {{- end -}}
 {{- end -}}
 
 {{/* airflow.database.url: the SQLAlchemy URL, its password left as $(AIRFLOW_DB_PASSWORD) for Kubernetes to expand. */}}
 {{- define "airflow.database.url" -}}
 {{- $e := include "airflow.database.endpoint" . | fromJson -}}
-{{- $url := printf "%s://%s:$(AIRFLOW_DB_PASSWORD)@%s:%v/%s" $e.scheme $e.user $e.host $e.port $e.database -}}
+{{- $url := printf "%s://%s:$(AIRFLOW_DB_PASSWORD)@%s:%d/%s" $e.scheme $e.user $e.host (int64 $e.port) $e.database -}}
 {{- ternary (printf "%s?%s" $url $e.query) $url (ne $e.query "") -}}
 {{- end -}}
 
@@ -67,7 +82,7 @@
 {{- define "airflow.database.env" -}}
 {{- $e := include "airflow.database.endpoint" . | fromJson -}}
 - name: AIRFLOW_DB_PASSWORD
-  valueFrom: {secretKeyRef: {name: {{ $e.secret }}, key: {{ $e.key }}}}
+  valueFrom: {secretKeyRef: {name: {{ $e.secret | quote }}, key: {{ $e.key | quote }}}}
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
   value: {{ include "airflow.database.url" . | quote }}
 {{- end -}}
@@ -79,7 +94,7 @@
 {{- $e := include "airflow.database.endpoint" . | fromJson -}}
 {{- $admin := include "airflow.database.admin" . | fromJson -}}
 - name: create-database
-  image: {{ include "airflow.image" $server.image }}
+  image: {{ include "airflow.image" $server.image | quote }}
   imagePullPolicy: {{ $server.image.pullPolicy }}
   {{- if eq $type "mysql" }}
   command: [sh, /etc/airflow-database/create-database.sh]
@@ -88,20 +103,20 @@
   args:
     - --no-psqlrc
     - --set=ON_ERROR_STOP=1
-    - --dbname=postgresql://{{ $admin.user }}@{{ $e.host }}:{{ $e.port }}/postgres
+    - {{ printf "--dbname=postgresql://%s@%s:%d/postgres" $admin.user $e.host (int64 $e.port) | quote }}
     - --file=/etc/airflow-database/create-database.sql
   {{- end }}
   env:
     - name: {{ ternary "MYSQL_ADMIN_PASSWORD" "PGPASSWORD" (eq $type "mysql") }}
-      valueFrom: {secretKeyRef: {name: {{ $admin.secret }}, key: {{ $admin.key }}}}
+      valueFrom: {secretKeyRef: {name: {{ $admin.secret | quote }}, key: {{ $admin.key }}}}
     {{- if eq $type "mysql" }}
     - name: MYSQL_HOST
-      value: {{ $e.host }}
+      value: {{ $e.host | quote }}
     {{- end }}
     - name: AIRFLOW_DB_NAME
-      value: {{ $e.database }}
+      value: {{ $e.database | quote }}
     - name: AIRFLOW_DB_PASSWORD
-      valueFrom: {secretKeyRef: {name: {{ $e.secret }}, key: {{ $e.key }}}}
+      valueFrom: {secretKeyRef: {name: {{ $e.secret | quote }}, key: {{ $e.key | quote }}}}
   resources:
     requests: {cpu: 50m, memory: 64Mi}
     limits: {memory: 256Mi}
