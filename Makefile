@@ -11,12 +11,12 @@ STAMP := $(VENV)/.installed
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: setup setup-runtime test lint docs render validate smoke bench clean
+.PHONY: setup setup-runtime test lint docs render validate smoke bench package clean
 
 setup: $(STAMP)
 	@$(BIN)/python -m chart_tools.toolchain
 
-# The runtime tier: Debian packages (PostgreSQL, Redis, git, promtool) and Airflow in its own virtualenv, so the
+# The runtime and release tiers: Debian packages (PostgreSQL, Redis, git, promtool, docker-registry, gnupg) and Airflow in its own virtualenv, so the
 # render tier's environment stays small (and keeps kubernetes>=37, which Airflow's provider pins below).
 setup-runtime: setup $(AIRFLOW_STAMP)
 	@$(BIN)/python -m chart_tools.services
@@ -59,6 +59,10 @@ validate: setup
 
 bench: setup-runtime
 	@$(BIN)/python -m chart_tools.bench
+
+# dist/airflow-<version>.tgz; sign with: make package SIGN="--sign --key NAME --keyring FILE"
+package: setup
+	@$(BIN)/chart-tools package $(SIGN)
 
 clean:
 	rm -rf $(VENV) $(AIRFLOW_VENV) .tools .pytest_cache .ruff_cache

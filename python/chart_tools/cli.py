@@ -11,6 +11,9 @@ from pathlib import Path
 import yaml
 
 from chart_tools import docs, operator, values
+from chart_tools.release import package as release_package
+from chart_tools.release import publish as release_publish
+from chart_tools.release.helm import ReleaseError
 from chart_tools.render import DEFAULT_KUBE_VERSION, RenderError, render
 from chart_tools.toolchain import ToolchainError
 from chart_tools.validate import KUBE_VERSIONS, validate
@@ -165,6 +168,58 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+DIST = Path("dist")
+
+
+def cmd_package(args: argparse.Namespace) -> int:
+    signing = None
+    if args.sign:
+        if not args.key or not args.keyring:
+            raise UserError(
+                "--sign needs --key NAME and --keyring FILE (a secret keyring: gpg --export-secret-keys)"
+            )
+        signing = release_package.Signing(args.key, args.keyring, args.passphrase_file)
+    path = release_package.package(args.destination, signing, args.helm)
+    print(f"wrote {path}" + (f" and {path.name}.prov (helm verify passed)" if signing else ""))
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    package = args.package or DIST / release_package.archive_name()
+    if bool(args.repo_dir) == bool(args.oci):
+        raise UserError("give either --repo-dir DIR --url URL (HTTP repository) or --oci oci://HOST/PATH")
+    if args.repo_dir:
+        if not args.url:
+            raise UserError("--repo-dir needs --url, the address the folder is served at")
+        index = release_publish.publish_http(package, args.repo_dir, args.url, args.helm)
+        print(f"added {package.name} to {index}")
+    else:
+        release_publish.publish_oci(package, args.oci, args.plain_http, args.helm)
+        print(f"pushed {package.name} to {args.oci}")
+    return 0
+
+
+def _release_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("package", help="package the chart (optionally signed) and verify the package")
+    p.add_argument("-d", "--destination", type=Path, default=DIST, help="output folder (default dist)")
+    p.add_argument("--sign", action="store_true", help="write a provenance file (.prov) signed with --key")
+    p.add_argument("--key", help="signing key name (a user id or part of it)")
+    p.add_argument("--keyring", type=Path, help="secret keyring holding the key")
+    p.add_argument("--passphrase-file", type=Path, help="file holding the key's passphrase")
+    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    p.set_defaults(func=cmd_package)
+    p = sub.add_parser("publish", help="add the package to an HTTP chart repository folder or push it to OCI")
+    p.add_argument("--package", type=Path, help="the .tgz (default: dist/airflow-<Chart.yaml version>.tgz)")
+    p.add_argument(
+        "--repo-dir", type=Path, help="HTTP repository folder: package copied in, index.yaml merged"
+    )
+    p.add_argument("--url", help="the URL that folder is served at")
+    p.add_argument("--oci", help="OCI registry path, oci://HOST[:PORT]/PATH")
+    p.add_argument("--plain-http", action="store_true", help="talk to the registry over plain HTTP")
+    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    p.set_defaults(func=cmd_publish)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="chart-tools", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
@@ -183,6 +238,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
     _values_parser(sub)
+    _release_parsers(sub)
     return top
 
 
@@ -192,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv[2:]  # for `values init`'s header
     try:
         return args.func(args)
-    except (UserError, RenderError, ToolchainError, docs.DocsError, values.ValuesError) as err:
+    except (UserError, RenderError, ToolchainError, ReleaseError, docs.DocsError, values.ValuesError) as err:
         print(f"chart-tools {args.command}: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as err:

@@ -34,7 +34,7 @@ class RenderError(RuntimeError):
 class RenderRequest:
     """Everything a render depends on (hashable, so it can key the cache)."""
 
-    chart: Path = CHART
+    chart: Path | str = CHART  # a folder, a package, REPO/NAME or oci://...
     values_files: tuple[Path, ...] = ()
     set_values: tuple[str, ...] = ()
     helm_major: int = 3

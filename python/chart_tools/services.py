@@ -21,13 +21,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-# Debian package -> the binary the runtime tier runs from it (git: the git-sync stand-in;
-# prometheus: promtool, which checks the alert rules and dashboard queries).
+# Debian package -> the binary the tests run from it (git: the git-sync stand-in; prometheus:
+# promtool, which checks the alert rules and dashboard queries; docker-registry: the OCI chart
+# registry and gnupg: package signing, for the release tests).
 DEBIAN_PACKAGES = {
     "postgresql": "initdb",
     "redis-server": "redis-server",
     "git": "git",
     "prometheus": "promtool",
+    "docker-registry": "docker-registry",
+    "gnupg": "gpg",
 }
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
 POSTGRES_ADMIN_PASSWORD = "airflow-smoke-admin"  # the superuser `postgres`
@@ -218,7 +221,7 @@ def services(workdir: Path | None = None) -> Iterator[tuple[Endpoint, Endpoint]]
 
 
 def ensure_installed() -> int:
-    """Install the Debian packages the runtime tier needs when missing (root on Debian), else explain."""
+    """Install the Debian packages the tests need when missing (root on Debian), else explain."""
     missing = missing_binaries()
     if not missing:
         return 0
@@ -232,7 +235,7 @@ def ensure_installed() -> int:
                 return 1
         return 0 if not missing_binaries() else 1
     packages = " ".join(missing)
-    print(f"setup: the runtime tier needs {packages}: install them (Debian: apt-get install {packages})")
+    print(f"setup: the tests need {packages}: install them (Debian: apt-get install {packages})")
     return 1 if os.environ.get("CI") == "true" else 0
 
 
