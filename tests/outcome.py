@@ -16,16 +16,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chart_tools import CHART
 from chart_tools.render import Manifest, RenderError, RenderRequest, parse, run_helm_template
 from chart_tools.validate import validate
+from chart_tools.values import defaults
 
 SCHEMA_ERROR = "values don't meet the specifications of the schema"
 # Helm itself refuses a values file holding a control character (C1, e.g. U+0094) before any
 # check, without naming the key: its round trip through YAML rejects what it wrote. Not the chart's.
 HELM_INPUT_ERROR = "yaml: control characters are not allowed"
 CHART_ERROR = "execution error at ("  # how helm reports the chart's own `fail`/`required`
-TOP_LEVEL_KEYS = tuple(json.loads((CHART / "values.schema.json").read_text())["properties"])
+TOP_LEVEL_KEYS = tuple(defaults())
 # What an injection string tries to add; seeing it as a key or a list item means it got through.
 INJECTED_KEY = "hostNetwork"
 INJECTED_ARG = "--exechook-command"

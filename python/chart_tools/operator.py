@@ -10,7 +10,6 @@ and what to do (docs/operator.md has the table); nothing is dropped silently.
 from __future__ import annotations
 
 import copy
-import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,10 +17,9 @@ from typing import Any
 
 import yaml
 
-from chart_tools import CHART
 from chart_tools.formats import matches, quantity
 from chart_tools.operator_types import check_resource
-from chart_tools.values import ValuesError, schema_errors
+from chart_tools.values import ValuesError, defaults, schema_errors
 
 EXECUTORS = {"Local": "LocalExecutor", "Sequential": "LocalExecutor", "Celery": "CeleryExecutor",
              "Kubernetes": "KubernetesExecutor"}  # fmt: skip
@@ -70,14 +68,9 @@ class Conversion:
     warnings: list[str] = field(default_factory=list)
 
 
-@functools.cache
-def _chart_values() -> dict[str, Any]:
-    return yaml.safe_load((CHART / "values.yaml").read_text())
-
-
 def _default(dotted: str) -> Any:
     """A copy of the chart's default at `dotted` (e.g. `cluster.workers.resources`)."""
-    value: Any = _chart_values()
+    value: Any = defaults()
     for key in dotted.split("."):
         value = value[key]
     return copy.deepcopy(value)

@@ -23,11 +23,11 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from chart_tools import CHART, ROOT
-from chart_tools.values import coalesce
+from chart_tools.values import coalesce, defaults
+from tests.conftest import SCENARIOS
 
 SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
-DEFAULTS: dict[str, Any] = yaml.safe_load((CHART / "values.yaml").read_text())
-PROFILES = sorted(CHART.glob("ci/*-values.yaml")) + sorted(ROOT.glob("values/*.yaml"))
+PROFILES = SCENARIOS  # every ci/ scenario and values/ profile
 REGRESSIONS = ROOT / "tests" / "data" / "fuzz-regressions"
 # A value an attacker would try: new lines, a YAML field, a command-line flag, quotes, a template.
 INJECTION = "x\nhostNetwork: true\n- --exechook-command=/bin/sh: \"'{{ .Release.Name }}"
@@ -55,10 +55,10 @@ def _inline(node: Any) -> Any:
     return [_inline(value) for value in node] if isinstance(node, list) else node
 
 
-def _heavy(path: str, node: dict[str, Any]) -> int:
-    return sum(1 for key in node.get("properties", {}) if key in POD_SPECS) + sum(
-        _heavy(f"{path}.{k}", v) for k, v in node.get("properties", {}).items()
-    )
+def _heavy(node: dict[str, Any]) -> int:
+    """How many pod-spec subtrees `node` holds, at any depth."""
+    children = node.get("properties", {})
+    return sum(key in POD_SPECS for key in children) + sum(_heavy(child) for child in children.values())
 
 
 def sections(path: str = "", node: dict[str, Any] = SCHEMA) -> list[str]:
@@ -67,7 +67,7 @@ def sections(path: str = "", node: dict[str, Any] = SCHEMA) -> list[str]:
     found: list[str] = []
     for key, child in node["properties"].items():
         here = f"{path}.{key}" if path else key
-        if "properties" in child and child.get("additionalProperties") is False and _heavy(here, child) > 1:
+        if "properties" in child and child.get("additionalProperties") is False and _heavy(child) > 1:
             found += sections(here, child)
         else:
             found.append(here)
@@ -150,7 +150,7 @@ def mutations(path: str, value: Any) -> Iterator[tuple[str, Any]]:
 def mutation_cases(profile: Path) -> list[tuple[str, str, dict[str, Any]]]:
     """(path, kind, values) for each leaf of the profile and six leaves of the defaults it keeps."""
     own = yaml.safe_load(profile.read_text()) or {}
-    merged = coalesce(DEFAULTS, own)
+    merged = coalesce(defaults(), own)
     paths = [p for p, _ in leaves(own)]
     others = sorted(p for p, _ in leaves(merged) if p not in paths)
     paths += random.Random(profile.name).sample(others, 6)

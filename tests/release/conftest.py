@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from chart_tools.release.helm import isolated_env
 from chart_tools.release.package import Signing
 
 KEY_NAME = "Chart Release Test <release-test@example.invalid>"
@@ -56,7 +55,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keys]:
 def helm_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every helm the test starts reads and writes repositories and logins under tmp_path only."""
     home = tmp_path / "helm-home"
-    for key, value in isolated_env(home).items():
-        if key.startswith("HELM_"):
-            monkeypatch.setenv(key, value)
+    for variable, folder in (("CONFIG", "config"), ("CACHE", "cache"), ("DATA", "data")):
+        monkeypatch.setenv(f"HELM_{variable}_HOME", str(home / folder))
+    monkeypatch.setenv("HELM_REGISTRY_CONFIG", str(home / "config" / "registry.json"))
     return home

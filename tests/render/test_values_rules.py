@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from chart_tools.render import find
-from tests.fuzz.cases import DEFAULTS, INJECTION, SCHEMA, nest
+from chart_tools.values import defaults
+from tests.fuzz.cases import INJECTION, SCHEMA, nest
 from tests.helpers import airflow_cfg, container, deployment, pod_of
 from tests.outcome import judge
 
@@ -334,7 +335,7 @@ def test_injection_into_every_string_field(path, helm_major):
         assert outcome.names(re.sub(r"\.injected$", "", path)), outcome.message
 
 
-def object_paths(value: dict[str, Any] = DEFAULTS, path: str = "") -> list[str]:
+def object_paths(value: dict[str, Any], path: str = "") -> list[str]:
     found = []
     for key, child in value.items():
         here = f"{path}.{key}" if path else key
@@ -352,7 +353,7 @@ NULLABLE = {
 }  # fmt: skip  (airflow.cfg sections: a null drops the section)
 
 
-@pytest.mark.parametrize("path", [p for p in object_paths() if p not in NULLABLE])
+@pytest.mark.parametrize("path", [p for p in object_paths(defaults()) if p not in NULLABLE])
 def test_a_null_section_is_a_schema_error(path, helm_major):
     outcome = judge(nest(path, None), helm_major)
     assert outcome.kind == "schema", f"{outcome.kind}: {outcome.message}"

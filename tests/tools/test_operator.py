@@ -28,7 +28,7 @@ from chart_tools.operator import (
 from chart_tools.operator_types import GO_TYPES, K8S_TYPES, OUTPUT_ONLY, SCALAR_WORDS, used_fields
 from chart_tools.render import render
 from chart_tools.validate import validate
-from chart_tools.values import ValuesError, schema_errors
+from chart_tools.values import ValuesError, defaults, schema_errors
 from tests.helpers import airflow_cfg
 
 DATA = ROOT / "tests" / "data" / "operator"
@@ -37,7 +37,7 @@ CLUSTERS = sorted(p.stem for p in DATA.glob("cluster-*.yaml"))
 FIXTURES = sorted(DATA.glob("*.yaml"))
 HEAD = "apiVersion: airflow.k8s.io/v1alpha1\nkind: {kind}\nmetadata: {{name: {name}}}\n"
 BASE_HEAD = HEAD.format(kind="AirflowBase", name="b")
-CHART_VALUES = yaml.safe_load((CHART / "values.yaml").read_text())
+CHART_VALUES = defaults()
 
 
 def convert(base: str, cluster: str) -> Conversion:

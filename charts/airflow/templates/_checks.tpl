@@ -29,7 +29,6 @@
 {{- fail (printf "cluster.podAnnotations.%s: checksum/ annotations are set by the chart; remove it" $key) -}}
 {{- end -}}
 {{- end -}}
-{{- include "airflow.checkLabels" (dict "key" "cluster.podLabels" "value" $v.podLabels) -}}
 {{- include "airflow.checkLabels" (dict "key" "cluster.kubernetes.labels" "value" $v.kubernetes.labels) -}}
 {{- include "airflow.dags.validate" . -}}
 {{- include "airflow.checks.env" . -}}

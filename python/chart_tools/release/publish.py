@@ -59,13 +59,7 @@ def publish_http(package: Path, repo_dir: Path, url: str, helm_major: int = 3) -
     return index
 
 
-def publish_oci(
-    package: Path,
-    reference: str,
-    plain_http: bool = False,
-    helm_major: int = 3,
-    env: dict[str, str] | None = None,
-) -> None:
+def publish_oci(package: Path, reference: str, plain_http: bool = False, helm_major: int = 3) -> None:
     """Push `package` under `reference` (oci://HOST[:PORT]/PATH; the chart's name is appended).
     Credentials come from `helm registry login`, as for any helm push."""
     # A registry path has the grammar of an image repository (lower case, no tag).
@@ -73,4 +67,4 @@ def publish_oci(
         raise ReleaseError(f"--oci {reference!r} must look like oci://HOST[:PORT]/PATH")
     package_metadata(package, helm_major)
     args = ["push", str(package), reference] + (["--plain-http"] if plain_http else [])
-    run(helm_major, args, f"helm push {package.name}", env=env)
+    run(helm_major, args, f"helm push {package.name}")
