@@ -36,7 +36,9 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
+# chart-testing's checks (ct.yaml) with our own code, then ruff.
 lint: setup
+	@$(BIN)/chart-tools lint
 	@$(BIN)/ruff check python tests dags
 	@$(BIN)/ruff format --check python tests dags
 

@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from chart_tools import CHART, ROOT
+from chart_tools import CHART, scenarios
 from chart_tools.kubeapi import StandInKubeAPI
 from chart_tools.render import Manifest, render
-from chart_tools.toolchain import helm_path
+from chart_tools.toolchain import HELM_WHEELS, helm_path
 
 pytest_plugins = ["tests.fuzz.outcomes"]
 
-HELM_MAJORS = (3, 4)
+HELM_MAJORS = tuple(HELM_WHEELS)
 # Every ci/ scenario and every ready-made profile users start from.
-SCENARIOS = sorted(CHART.glob("ci/*-values.yaml")) + sorted(ROOT.glob("values/*.yaml"))
+SCENARIOS = scenarios()
 
 
 def scenario_id(path: Path) -> str:

@@ -4,3 +4,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "airflow"
+
+
+def scenarios() -> list[Path]:
+    """Every values file the tests and the generated annotations render: ci/ scenarios, then profiles."""
+    return sorted(CHART.glob("ci/*-values.yaml")) + sorted(ROOT.glob("values/*.yaml"))

@@ -11,6 +11,7 @@ from pathlib import Path
 import yaml
 
 from chart_tools import docs, operator, values
+from chart_tools.release import lint as release_lint
 from chart_tools.release import package as release_package
 from chart_tools.release import publish as release_publish
 from chart_tools.release.helm import ReleaseError
@@ -164,7 +165,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     for path in changed:
         print(f"updated {path}")
     if not changed:
-        print("values.schema.json and README tables are up to date")
+        print("values.schema.json, README tables and Chart.yaml annotations are up to date")
     return 0
 
 
@@ -199,7 +200,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lint(args: argparse.Namespace) -> int:
+    config = release_lint.load_config(args.config)
+    findings = release_lint.lint(config, args.since, lambda line: print(line, file=sys.stderr))
+    for finding in findings:
+        print(finding)
+    print(f"{len(findings)} findings", file=sys.stderr)
+    return 1 if findings else 0
+
+
 def _release_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("lint", help="ct lint's checks: Chart.yaml, yamllint, helm lint, validate, version")
+    p.add_argument("--config", type=Path, default=Path("ct.yaml"), help="ct's config (default ct.yaml)")
+    p.add_argument("--since", metavar="REF", help="version-increment base (default: merge base with target)")
+    p.set_defaults(func=cmd_lint)
     p = sub.add_parser("package", help="package the chart (optionally signed) and verify the package")
     p.add_argument("-d", "--destination", type=Path, default=DIST, help="output folder (default dist)")
     p.add_argument("--sign", action="store_true", help="write a provenance file (.prov) signed with --key")
@@ -248,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     args.argv = argv[2:]  # for `values init`'s header
     try:
         return args.func(args)
-    except (UserError, RenderError, ToolchainError, ReleaseError, docs.DocsError, values.ValuesError) as err:
+    except (
+        UserError, RenderError, ToolchainError, ReleaseError, release_lint.LintError, docs.DocsError,
+        values.ValuesError,
+    ) as err:  # fmt: skip
         print(f"chart-tools {args.command}: {' '.join(str(err).split())}", file=sys.stderr)
         return 2
     except subprocess.CalledProcessError as err:

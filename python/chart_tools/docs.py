@@ -1,4 +1,5 @@
-"""Generate values.schema.json and the README values tables from values.yaml.
+"""Generate values.schema.json and the README values tables from values.yaml (and Chart.yaml's
+Artifact Hub annotations, see release/annotations.py).
 
 values.yaml is the single place a value is declared and documented: a `# --` comment above a
 key is its description, `# @schema` lines add JSON-schema keywords (read together as one YAML
@@ -210,6 +211,9 @@ def expected_files() -> dict[Path, str]:
     files = {SCHEMA_FILE: json.dumps(build_schema(values_text), indent=2) + "\n"}
     for readme in README_FILES:
         files[readme] = with_table(readme.read_text(), table)
+    from chart_tools.release import annotations  # renders the chart, whose values module imports this one
+
+    files[CHART / "Chart.yaml"] = annotations.chart_yaml()
     return files
 
 
