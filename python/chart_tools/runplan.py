@@ -44,6 +44,10 @@ LISTEN_OPTIONS: dict[tuple[str, str], str] = {
     ("logging", "trigger_log_server_port"): "8794",
     ("celery", "flower_port"): "5555",
 }
+# Log servers: the api-server fetches a task's log from <task's hostname>:<its own value of the
+# option>. In a cluster every pod has its own address and the same port; here every process shares
+# one host, so each of these options gets one local port for the whole run, the same in every process.
+LOG_SERVER_OPTIONS = (("logging", "worker_log_server_port"), ("logging", "trigger_log_server_port"))
 # Airflow options naming a server as host and port options (not a URL).
 HOST_PORT_OPTIONS = [(("metrics", "statsd_host"), ("metrics", "statsd_port"))]
 POD_KINDS = ("Job", "Deployment", "StatefulSet")
@@ -111,6 +115,7 @@ class Cluster:
     def __init__(self, objects: list[Manifest]) -> None:
         self.objects = objects
         self._by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+        self.log_ports = {option: free_port() for option in LOG_SERVER_OPTIONS}  # see LOG_SERVER_OPTIONS
 
     def has(self, kind: str, name: str) -> bool:
         return (kind, name) in self._by_key
@@ -331,13 +336,17 @@ def path_overrides(
 
 
 def port_overrides(
-    options: dict[tuple[str, str], str], container: dict[str, Any], where: str
+    options: dict[tuple[str, str], str],
+    container: dict[str, Any],
+    where: str,
+    log_ports: dict[tuple[str, str], int],
 ) -> tuple[dict[str, str], dict[str, int]]:
-    """Free local ports for Airflow's listening options; map declared container ports onto them."""
+    """Local ports for Airflow's listening options (free ones, the run's own for log servers); map
+    declared container ports onto them."""
     overrides: dict[str, str] = {}
     by_container_port: dict[str, int] = {}
     for (section, key), default in LISTEN_OPTIONS.items():
-        local = free_port()
+        local = log_ports.get((section, key)) or free_port()
         overrides[env_name(section, key)] = str(local)
         by_container_port[options.get((section, key), default)] = local
     ports: dict[str, int] = {}
@@ -444,7 +453,7 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         mounts = materialise_mounts(spec, container, cluster, root, run_root, where)
         options = effective_options(root, env)
         overrides = path_overrides(options, env, [IMAGE_AIRFLOW_HOME, *mounts], root)
-        port_env, ports = port_overrides(options, container, where)
+        port_env, ports = port_overrides(options, container, where, cluster.log_ports)
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         mapped = under([IMAGE_AIRFLOW_HOME, *mounts])
         argv = [local_arg(expand(str(a), env, f"{where}.args"), mapped, root) for a in argv]

@@ -3,7 +3,8 @@
 Render the chart with values pointing the database at a private local PostgreSQL, plan every
 pod (runplan), run the migration Job, start every workload, then act as a user: log in through
 the api-server Service with the chart's admin credentials, trigger the example DAG over the REST
-API and wait for every task to succeed. Each container's probes are run once at the end.
+API, wait for every task to succeed and read every task's log through the API (served by the
+worker's log server, as in a cluster). Each container's probes are run once at the end.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
+import re
 import shutil
 import tempfile
 import threading
@@ -45,6 +47,14 @@ DB_SECRET = "chart-tools-smoke-db"
 DB_ADMIN_SECRET = "chart-tools-smoke-db-admin"
 REDIS_SECRET = "chart-tools-smoke-redis"
 TIMEOUTS = {"migrate": 300.0, "start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
+# What the example DAG's tasks print (dags/tutorial.py), {ds} being the run's date: a task's log read
+# through the API must show it. Any other task's log must at least be readable.
+DATE_OUTPUT = r"\b[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \S+ \d{4}\b"  # Tue Nov 24 20:05:05 UTC 2026
+TASK_OUTPUT = {
+    "print_date": [DATE_OUTPUT, "Command exited with return code 0"],
+    "sleep": ["Command exited with return code 0"],
+    "templated": [r"run date: {ds}\b", r"a week later: \d{4}-\d\d-\d\d", "Command exited with return code 0"],
+}
 
 
 @dataclass
@@ -55,6 +65,8 @@ class SmokeResult:
     workloads: list[str] = field(default_factory=list)
     run_id: str = ""
     tasks: dict[str, str] = field(default_factory=dict)
+    tries: dict[str, int] = field(default_factory=dict)
+    logs: dict[str, int] = field(default_factory=dict)  # task -> log lines read through the API
     failure: str = ""
 
     def report(self) -> str:
@@ -62,7 +74,9 @@ class SmokeResult:
         lines += [f"phase {name}: {seconds:.1f} s" for name, seconds in self.phases.items()]
         if self.run_id:
             lines.append(f"DAG run: {self.run_id}")
-        lines += [f"  task {task}: {state}" for task, state in self.tasks.items()]
+        for task, state in self.tasks.items():
+            read = f", log read through the API ({self.logs[task]} lines)" if task in self.logs else ""
+            lines.append(f"  task {task}: {state}{read}")
         lines.append("result: SUCCESS" if self.ok else f"result: FAILED at {self.failure}")
         return "\n".join(lines)
 
@@ -170,6 +184,18 @@ def api_base_url(plan: RunPlan, objects: list[Manifest]) -> str:
                 raise StepError("api", f"Service {service['metadata']['name']}:{port} has no running backend")
             return f"http://127.0.0.1:{local}"
     raise StepError("api", "the render has no api-server Service")
+
+
+def log_problem(task: str, content: list[Any], ds: str) -> str:
+    """Why a task log from the API (`content`: its events, or lines) does not show the task's work;
+    "" when it does. A log the api-server could not fetch holds an error event, not the output."""
+    text = "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
+    if not text.strip():
+        return "the log is empty"
+    if "Could not read" in text:
+        return f"the api-server could not read it: {text[-400:]!r}"
+    missing = [p for p in TASK_OUTPUT.get(task, []) if not re.search(p.replace("{ds}", ds), text)]
+    return f"no line matches {missing}: {text[-400:]!r}" if missing else ""
 
 
 class Api:
@@ -280,6 +306,7 @@ class Smoke:
         api = Api(api_base_url(plan, objects), *admin_credentials(plan))
         self.phase("parse", lambda: self._wait_parsed(api))
         self.phase("run", lambda: self._trigger_and_wait(api))
+        self.phase("logs", lambda: self._read_logs(api, plan))
         self.phase("probes", lambda: self._probes(plan))
 
     def _render(self, pg: Endpoint, redis: Endpoint) -> list[Manifest]:
@@ -346,8 +373,26 @@ class Smoke:
         wait_until(f"DAG run {self.result.run_id}", finished, TIMEOUTS["run"], self.runner, interval=2)
         tasks = api.json("GET", f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}/taskInstances", "tasks")
         self.result.tasks = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+        self.result.tries = {t["task_id"]: t["try_number"] for t in tasks["task_instances"]}
         if state["value"] != "success" or set(self.result.tasks.values()) != {"success"}:
             raise StepError("run", f"DAG run ended {state['value']}; tasks {self.result.tasks}")
+
+    def _read_logs(self, api: Api, plan: RunPlan) -> None:
+        """Every task's log, read as the UI reads it, shows what the task printed. With remote
+        logging on (Elasticsearch, OpenSearch) the API reads the remote store instead: not here."""
+        options = plan.pod("api-server").main[0].options
+        if options.get(("logging", "remote_logging"), "").lower() == "true":
+            echo("smoke: logs: remote logging is on; the API would read the remote store, not checked here")
+            return
+        run_path = f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}"
+        ds = api.json("GET", run_path, "logs")["logical_date"][:10]
+        for task, try_number in self.result.tries.items():
+            path = f"{run_path}/taskInstances/{task}/logs/{try_number}"
+            content = api.json("GET", path, "logs", headers={"Accept": "application/json"})["content"]
+            problem = log_problem(task, content, ds)
+            if problem:
+                raise StepError("logs", f"task {task} try {try_number}: {problem}")
+            self.result.logs[task] = len(content)
 
     def _probes(self, plan: RunPlan) -> None:
         for pod in plan.workloads:

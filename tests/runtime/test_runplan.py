@@ -127,6 +127,23 @@ def test_plan_wires_the_execution_api_through_the_api_server_service(objects, tm
     assert (url.hostname, url.port, url.path) == ("127.0.0.1", local, "/execution/")
 
 
+def test_every_process_agrees_on_the_log_server_ports(objects, tmp_path):
+    """The api-server fetches a task's log from the port in its own config: locally that must be the
+    port the worker's (and triggerer's) log server listens on, so all processes share one per option."""
+    plan = build_plan(objects, tmp_path)
+    processes = [p for pod in plan.workloads for p in pod.main]
+    for option in ("WORKER_LOG_SERVER_PORT", "TRIGGER_LOG_SERVER_PORT"):
+        assert len({p.env[f"AIRFLOW__LOGGING__{option}"] for p in processes}) == 1, option
+    worker = plan.pod("worker").main[0]
+    served = container(deployment(objects, "worker"), "worker")["ports"][0]
+    assert (
+        str(worker.ports[str(served["containerPort"])])
+        == worker.env["AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT"]
+    )
+    api_port = {p.env["AIRFLOW__API__PORT"] for p in processes}
+    assert len(api_port) == len(processes)  # servers that are not log servers keep a port each
+
+
 def test_plan_maps_paths_into_each_pod_root(objects, tmp_path):
     scheduler = build_plan(objects, tmp_path).pod("scheduler").main[0]
     assert scheduler.env["AIRFLOW_HOME"] == str(tmp_path / "pods/scheduler/opt/airflow")

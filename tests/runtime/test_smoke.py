@@ -14,7 +14,7 @@ import pytest
 
 from chart_tools import ROOT
 from chart_tools.runtime import process_env
-from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+from chart_tools.smoke import DEFAULT_PROFILE, Smoke, log_problem
 from tests.helpers import AIRFLOW_COMPONENTS, deployment, pod_of
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
@@ -27,12 +27,33 @@ def run(**kwargs):
     return result
 
 
+def _events(*lines: str) -> list[dict]:
+    return [{"timestamp": "2026-11-24T20:19:59Z", "event": line} for line in lines]
+
+
+def test_a_task_log_must_show_the_tasks_output():
+    """The checks the smoke's `logs` phase applies to each log it reads through the API (the
+    failing case is the message Airflow gives when its log server port is wrong, seen here)."""
+    done = "Command exited with return code 0"
+    assert log_problem("print_date", _events("Output:", "Tue Nov 24 20:19:59 UTC 2026", done), "") == ""
+    assert log_problem("templated", _events("run date: 2026-11-24", "a week later: 2026-12-01", done),
+                       "2026-11-24") == ""  # fmt: skip
+    assert "no line matches" in log_problem("templated", _events("run date: 2026-11-23", done), "2026-11-24")
+    assert "no line matches" in log_problem("print_date", _events(done), "")
+    refused = "Could not read served logs: HTTPConnectionPool(host='127.0.0.1', port=47019): refused"
+    source = "::group::Log message source details"
+    assert "could not read it" in log_problem("sleep", _events(source, refused), "")
+    assert log_problem("other_task", [], "") == "the log is empty"
+    assert log_problem("other_task", ["plain line"], "") == ""
+
+
 def test_celery_executor_runs_the_tutorial_dag():
     """The default profile: tasks travel through the local Redis to a Celery worker."""
     result = run()
     assert result.ok, result.failure
     assert sorted(result.workloads) == sorted([*AIRFLOW_COMPONENTS, "worker", "flower"])
     assert result.tasks == {"print_date": "success", "sleep": "success", "templated": "success"}
+    assert result.logs.keys() == result.tasks.keys()  # each read through the API, output checked
     assert result.run_id.startswith("manual__")
     assert not result.run_dir.exists()  # cleaned after success
 
@@ -49,6 +70,7 @@ def test_local_executor_with_dags_in_the_image_runs_the_tutorial_dag(tmp_path):
     assert result.ok, result.failure
     assert sorted(result.workloads) == sorted(AIRFLOW_COMPONENTS)
     assert set(result.tasks.values()) == {"success"}
+    assert result.logs.keys() == result.tasks.keys()  # the LocalExecutor's scheduler serves them
     scheduler_dags = result.run_dir / "pods/scheduler/opt/airflow/dags"
     assert (scheduler_dags / "tutorial.py").is_file() and not scheduler_dags.is_symlink()
     scheduler = smoke.plan.pod("scheduler").main[0]
