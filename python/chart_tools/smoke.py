@@ -254,6 +254,7 @@ class Smoke:
         self.result = SmokeResult(ok=False, run_dir=self.run_dir)
         self.runner = Runner(self.run_dir / "logs")
         self.endpoints: list[Endpoint] = []
+        self.logical_date = ""  # of the triggered run
 
     def phase(self, name: str, func: Callable[[], Any]) -> Any:
         echo(f"smoke: {name} ...")
@@ -359,7 +360,7 @@ class Smoke:
         api.json("PATCH", f"/dags/{self.dag_id}", "unpause", json={"is_paused": False})
         logical_date = dt.datetime.now(dt.UTC).isoformat()
         run = api.json("POST", f"/dags/{self.dag_id}/dagRuns", "trigger", json={"logical_date": logical_date})
-        self.result.run_id = run["dag_run_id"]
+        self.result.run_id, self.logical_date = run["dag_run_id"], run["logical_date"]
         echo(f"smoke: triggered {self.dag_id} run {self.result.run_id}")
         state = {"value": run["state"], "since": time.monotonic()}
 
@@ -385,11 +386,10 @@ class Smoke:
             echo("smoke: logs: remote logging is on; the API would read the remote store, not checked here")
             return
         run_path = f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}"
-        ds = api.json("GET", run_path, "logs")["logical_date"][:10]
         for task, try_number in self.result.tries.items():
             path = f"{run_path}/taskInstances/{task}/logs/{try_number}"
             content = api.json("GET", path, "logs", headers={"Accept": "application/json"})["content"]
-            problem = log_problem(task, content, ds)
+            problem = log_problem(task, content, self.logical_date[:10])
             if problem:
                 raise StepError("logs", f"task {task} try {try_number}: {problem}")
             self.result.logs[task] = len(content)

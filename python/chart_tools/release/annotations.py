@@ -16,6 +16,8 @@ import yaml
 
 from chart_tools import CHART, ROOT, scenarios, values
 from chart_tools.render import render
+from chart_tools.runplan import image_repository
+from chart_tools.validate import containers, pod_spec
 
 CHANGELOG = ROOT / "CHANGELOG.md"
 # keep-a-changelog's sections, and the Artifact Hub change kind each becomes.
@@ -32,24 +34,9 @@ IMAGES, CHANGES = "artifacthub.io/images", "artifacthub.io/changes"
 _VERSION_HEADING = re.compile(r"^## \[(?P<version>[^\]]+)\]")
 
 
-def _pod_images(node: Any) -> set[str]:
-    """Every container and init container image in a rendered object."""
-    found: set[str] = set()
-    if isinstance(node, dict):
-        for key in ("containers", "initContainers"):
-            found.update(c["image"] for c in node.get(key) or [] if isinstance(c, dict) and "image" in c)
-        for child in node.values():
-            found |= _pod_images(child)
-    elif isinstance(node, list):
-        for child in node:
-            found |= _pod_images(child)
-    return found
-
-
-def _repository(image: str) -> str:
-    """The image reference without tag or digest (a registry's port stays)."""
-    head, _, last = image.split("@")[0].rpartition("/")
-    return f"{head}/{last.split(':')[0]}" if head else last.split(":")[0]
+def _pod_images(obj: Any) -> set[str]:
+    """Every container image of a rendered workload's pod (none for other kinds)."""
+    return {c["image"] for _, c in containers(pod_spec(obj) or {})}
 
 
 def _default_repositories(node: Any) -> set[str]:
@@ -70,8 +57,8 @@ def images(helm_major: int = 3) -> list[dict[str, str]]:
     for path in [None, *scenarios()]:
         for obj in render([path] if path else [], helm_major=helm_major):
             rendered |= _pod_images(obj)
-    chosen = sorted(image for image in rendered if _repository(image) in ours)
-    return [{"name": _repository(image).rsplit("/", 1)[-1], "image": image} for image in chosen]
+    chosen = sorted(image for image in rendered if image_repository(image) in ours)
+    return [{"name": image_repository(image).rsplit("/", 1)[-1], "image": image} for image in chosen]
 
 
 def changelog_sections(text: str) -> dict[str, list[dict[str, str]]]:

@@ -58,8 +58,9 @@ def load_config(path: Path) -> CtConfig:
 
 def _helm_lint(chart: Path, values_file: Path, major: int) -> list[str]:
     """helm's [ERROR] and [WARNING] entries (an entry may span lines), each made one line."""
-    cmd = [str(helm_path(major)), "lint", "--strict", str(chart), "--values", str(values_file)]
-    done = subprocess.run([*cmd, "--kube-version", DEFAULT_KUBE_VERSION], capture_output=True, text=True)
+    cmd = [str(helm_path(major)), "lint", "--strict", str(chart), "--values", str(values_file),
+           "--kube-version", DEFAULT_KUBE_VERSION]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True)
     entries: list[str] = []
     for line in done.stdout.splitlines():
         if line.startswith(("[ERROR]", "[WARNING]", "[INFO]")):
