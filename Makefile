@@ -11,15 +11,16 @@ STAMP := $(VENV)/.installed
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: setup setup-runtime test lint docs render validate smoke bench package clean
+.PHONY: setup setup-runtime test lint docs render validate smoke up bench package clean
 
 setup: $(STAMP)
 	@$(BIN)/python -m chart_tools.toolchain
 
-# The runtime and release tiers: Debian packages (PostgreSQL, Redis, git, promtool, docker-registry, gnupg) and Airflow in its own virtualenv, so the
-# render tier's environment stays small (and keeps kubernetes>=37, which Airflow's provider pins below).
+# The runtime and release tiers: Debian packages (PostgreSQL, Redis, git, promtool, docker-registry, gnupg,
+# chromium) and Airflow in its own virtualenv, so the render tier's environment stays small (and keeps
+# kubernetes>=37, which Airflow's provider pins below).
 setup-runtime: setup $(AIRFLOW_STAMP)
-	@$(BIN)/python -m chart_tools.services
+	@$(BIN)/python -m chart_tools.runtime.services
 
 $(AIRFLOW_STAMP): runtime/requirements.txt runtime/constraints.txt
 	@test -x $(AIRFLOW_VENV)/bin/python || $(PY) -m venv $(AIRFLOW_VENV)
@@ -43,11 +44,15 @@ lint: setup
 	@$(BIN)/ruff format --check python tests dags
 
 test: lint setup-runtime
-	@$(BIN)/pytest -n 2 -q
+	@$(BIN)/pytest -n 2 --dist loadgroup -q
 
 # The main job: the chart's rendered Airflow running for real on this machine.
 smoke: setup-runtime
 	@$(BIN)/chart-tools smoke
+
+# The same Airflow, kept running until Ctrl-C: make up [VALUES="values/local-executor.yaml ..."]
+up: setup-runtime
+	@$(BIN)/chart-tools up $(foreach v,$(VALUES),-f $(v))
 
 # Regenerates values.schema.json and the chart README's values table from values.yaml.
 docs: setup

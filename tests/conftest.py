@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from chart_tools import CHART, scenarios
-from chart_tools.kubeapi import StandInKubeAPI
-from chart_tools.render import Manifest, render
+from chart_tools.chart.render import Manifest, render
+from chart_tools.runtime.kubeapi import StandInKubeAPI
 from chart_tools.toolchain import HELM_WHEELS, helm_path
 
 pytest_plugins = ["tests.fuzz.outcomes"]

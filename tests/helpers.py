@@ -7,7 +7,7 @@ import configparser
 import re
 from typing import Any
 
-from chart_tools.render import Manifest, find
+from chart_tools.chart.render import Manifest, find
 
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 

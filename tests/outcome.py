@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chart_tools.render import Manifest, RenderError, RenderRequest, parse, run_helm_template
-from chart_tools.validate import validate
-from chart_tools.values import defaults
+from chart_tools.chart.render import Manifest, RenderError, RenderRequest, parse, run_helm_template
+from chart_tools.chart.validate import validate
+from chart_tools.chart.values import defaults
 
 SCHEMA_ERROR = "values don't meet the specifications of the schema"
 # Helm itself refuses a values file holding a control character (C1, e.g. U+0094) before any

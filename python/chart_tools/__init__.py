@@ -1,4 +1,5 @@
-"""Tooling around the Airflow Helm chart: render, validate, document, benchmark."""
+"""Tooling around the Airflow Helm chart, in sub-packages by how each part is verified:
+chart (render tier), runtime (local processes), release (lint, package, publish)."""
 
 from pathlib import Path
 

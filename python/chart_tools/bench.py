@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from chart_tools import CHART, ROOT
-from chart_tools.render import DEFAULT_KUBE_VERSION
+from chart_tools.chart.render import DEFAULT_KUBE_VERSION
 from chart_tools.toolchain import helm_path, helm_version
 
 RUNS = 15
@@ -69,7 +69,7 @@ def bench_tests(folder: str, what: str, runs: int) -> None:
 
 def bench_smoke() -> None:
     """Time from nothing (fresh services) to the first successful DAG run, probes excluded."""
-    from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+    from chart_tools.runtime.smoke import DEFAULT_PROFILE, Smoke
 
     times = []
     for _ in range(SMOKE_RUNS):

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import yaml
 
-from chart_tools import docs, operator, values
+from chart_tools.chart import docs, operator, values
+from chart_tools.chart.render import DEFAULT_KUBE_VERSION, RenderError, render
+from chart_tools.chart.validate import KUBE_VERSIONS, validate
 from chart_tools.release import lint as release_lint
 from chart_tools.release import package as release_package
 from chart_tools.release import publish as release_publish
 from chart_tools.release.helm import ReleaseError
-from chart_tools.render import DEFAULT_KUBE_VERSION, RenderError, render
 from chart_tools.toolchain import ToolchainError
-from chart_tools.validate import KUBE_VERSIONS, validate
 
 
 def _render_args(parser: argparse.ArgumentParser) -> None:
@@ -62,19 +62,45 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    """The first Ctrl-C or SIGTERM stops the run; later ones are ignored so that the clean-up
+    (every process and service stopped) is never cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
+def _stop_on_signals() -> None:
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)  # a CI runner's or a service manager's stop
+
+
 def cmd_smoke(args: argparse.Namespace) -> int:
-    from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+    from chart_tools.runtime.smoke import DEFAULT_PROFILE, Smoke
 
     _check_files(args.values)
     smoke = Smoke(args.values or [DEFAULT_PROFILE], helm_major=args.helm)
-    # A CI runner's SIGTERM stops the run like Ctrl-C: every process and service is stopped.
-    signal.signal(signal.SIGTERM, _interrupt)
+    _stop_on_signals()
     result = smoke.run()
     print(result.report())
     smoke.cleanup(args.keep)
+    return 0 if result.ok else 1
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from chart_tools.runtime.smoke import DEFAULT_PROFILE
+    from chart_tools.runtime.up import STATE_DIR, AlreadyUp, Up, single_instance
+
+    _check_files(args.values)
+    _stop_on_signals()
+    try:
+        with single_instance(STATE_DIR) as details:
+            up = Up(args.values or [DEFAULT_PROFILE], details, helm_major=args.helm)
+            result = up.run()
+            up.cleanup(args.keep)
+    except AlreadyUp as err:
+        raise UserError(str(err)) from None
+    if result.ok:
+        up.say("stopped: every process it started has ended")
     return 0 if result.ok else 1
 
 
@@ -249,6 +275,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
     p.add_argument("--keep", action="store_true", help="keep the run folder (logs, pod files) after success")
     p.set_defaults(func=cmd_smoke)
+    p = sub.add_parser("up", help="run the rendered Airflow locally and keep it running until Ctrl-C")
+    p.add_argument("-f", "--values", action="append", default=[], type=Path, help="values file (repeatable)")
+    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    p.add_argument("--keep", action="store_true", help="keep the run folder (logs, pod files) after stopping")
+    p.set_defaults(func=cmd_up)
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
     _values_parser(sub)

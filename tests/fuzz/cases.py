@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from chart_tools import CHART, ROOT
-from chart_tools.values import coalesce, defaults
+from chart_tools.chart.values import coalesce, defaults
 from tests.conftest import SCENARIOS
 
 SCHEMA: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())

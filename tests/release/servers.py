@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chart_tools.services import free_port
+from chart_tools.runtime.services import free_port
 
 REGISTRY_START_SECONDS = 120  # a deadline, not a delay: a loaded machine starts it slower
 

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from chart_tools import CHART, ROOT, scenarios
-from chart_tools.render import render
+from chart_tools.chart.render import render
 from tests.conftest import HELM_MAJORS
 
 META = yaml.safe_load((CHART / "Chart.yaml").read_text())

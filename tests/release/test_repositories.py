@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from chart_tools import CHART
+from chart_tools.chart.render import Manifest, RenderRequest, parse, render, run_helm_template
 from chart_tools.release.helm import ReleaseError, run
 from chart_tools.release.package import chart_metadata, package
 from chart_tools.release.publish import publish_http, publish_oci
-from chart_tools.render import Manifest, RenderRequest, parse, render, run_helm_template
 from tests.release.servers import http_repository, oci_registry
 
 VERSION = chart_metadata()["version"]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from chart_tools.render import RenderError, find, render
+from chart_tools.chart.render import RenderError, find, render
 from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, deployment
 
 

@@ -13,18 +13,13 @@ import pytest
 import yaml
 
 from chart_tools import CHART, ROOT
-from chart_tools.render import RenderError, find, render
-from chart_tools.validate import validate
+from chart_tools.chart import values
+from chart_tools.chart.render import RenderError, find, render
+from chart_tools.chart.validate import validate
 from tests.helpers import airflow_cfg, deployment, of_kind, pod_of
 from tests.render.test_executors import EXECUTORS, executor_set
 
-MODE_PROFILES = {
-    "image": "dags-image",
-    "gitSync": "dags-git-sync",
-    "gitInit": "dags-git-init",
-    "persistentVolume": "dags-persistent-volume",
-}
-PROFILES = {mode: ROOT / "values" / f"{name}.yaml" for mode, name in MODE_PROFILES.items()}
+PROFILES = {mode: ROOT / "values" / f"dags-{choice}.yaml" for choice, mode in values.DAG_MODES.items()}
 FLAGS = yaml.safe_load((Path(__file__).parents[1] / "data" / "git-sync-v4-flags.yaml").read_text())
 GO_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$")
 GIT_SYNC_IMAGE = "registry.k8s.io/git-sync/git-sync:"

@@ -2,7 +2,7 @@
 
 from urllib.parse import urlsplit
 
-from chart_tools.render import find, render
+from chart_tools.chart.render import find, render
 from tests.conftest import ci_file
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, pod_of
 

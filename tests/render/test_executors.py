@@ -5,12 +5,13 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from chart_tools.render import RenderError, find, render
-from chart_tools.validate import validate
+from chart_tools.chart import values
+from chart_tools.chart.render import RenderError, find, render
+from chart_tools.chart.validate import validate
 from tests.conftest import SCENARIOS, scenario_id
 from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, container, deployment, env_map, of_kind, pod_of
 
-EXECUTORS = ["CeleryExecutor", "KubernetesExecutor", "CeleryExecutor,KubernetesExecutor", "LocalExecutor"]
+EXECUTORS = list(values.EXECUTORS.values())
 
 
 def executor_set(executor):

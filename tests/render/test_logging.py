@@ -3,8 +3,8 @@ and the install notes' warning when KubernetesExecutor task logs would vanish wi
 
 import pytest
 
-from chart_tools.render import RenderError, find, render
-from chart_tools.validate import validate
+from chart_tools.chart.render import RenderError, find, render
+from chart_tools.chart.validate import validate
 from tests.helpers import airflow_cfg, container, deployment, env_map, pod_of
 
 ES = [

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from chart_tools import CHART, ROOT
-from chart_tools.render import RenderError, RenderRequest, find, parse, render, run_helm_template
-from chart_tools.validate import validate
+from chart_tools.chart.render import RenderError, RenderRequest, find, parse, render, run_helm_template
+from chart_tools.chart.validate import validate
 from tests.conftest import ci_file
 from tests.helpers import airflow_cfg, container, deployment, of_kind, statsd_map
 

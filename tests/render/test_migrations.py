@@ -2,7 +2,7 @@
 
 import pytest
 
-from chart_tools.render import render
+from chart_tools.chart.render import render
 from tests.conftest import ci_file
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, pod_of
 

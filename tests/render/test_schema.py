@@ -6,8 +6,9 @@ import jsonschema
 import pytest
 import yaml
 
-from chart_tools import CHART, docs
-from chart_tools.render import RenderError, render
+from chart_tools import CHART
+from chart_tools.chart import docs
+from chart_tools.chart.render import RenderError, render
 
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 

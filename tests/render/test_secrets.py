@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from chart_tools.kubeapi import StandInKubeAPI
-from chart_tools.render import NAMESPACE, RELEASE, RenderRequest, find, parse, render, run_helm_template
+from chart_tools.chart.render import NAMESPACE, RELEASE, RenderRequest, find, parse, render, run_helm_template
+from chart_tools.runtime.kubeapi import StandInKubeAPI
 from tests.conftest import ci_file
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, secret_data
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from chart_tools.render import RenderError, find, render
-from chart_tools.validate import validate
+from chart_tools.chart.render import RenderError, find, render
+from chart_tools.chart.validate import validate
 from tests.conftest import ci_file
 from tests.helpers import container, deployment, env_map, of_kind, pod_of
 

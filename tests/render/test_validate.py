@@ -3,8 +3,8 @@
 import subprocess
 
 from chart_tools import CHART
+from chart_tools.chart.validate import validate
 from chart_tools.toolchain import helm_path
-from chart_tools.validate import validate
 
 
 def test_scenario_has_zero_findings(rendered):

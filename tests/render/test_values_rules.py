@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from chart_tools.render import find
-from chart_tools.values import defaults
+from chart_tools.chart.render import find
+from chart_tools.chart.values import defaults
 from tests.fuzz.cases import INJECTION, SCHEMA, nest
 from tests.helpers import airflow_cfg, container, deployment, pod_of
 from tests.outcome import judge
@@ -240,7 +240,7 @@ def test_bad_value_is_refused_naming_its_key(name, helm_major):
 
 
 def test_the_release_name_must_start_with_a_letter(helm_major, tmp_path):
-    from chart_tools.render import RenderError, render
+    from chart_tools.chart.render import RenderError, render
 
     with pytest.raises(RenderError, match=r"must start with a letter.*fullnameOverride"):
         render(helm_major=helm_major, release="1st")

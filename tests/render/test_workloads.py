@@ -2,7 +2,7 @@
 
 import pytest
 
-from chart_tools.render import find, render
+from chart_tools.chart.render import find, render
 from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, container, deployment, of_kind, pod_of
 
 COMMANDS = {

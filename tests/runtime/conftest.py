@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from chart_tools.runtime import AIRFLOW_VENV
-from chart_tools.services import missing_binaries
+from chart_tools.runtime.processes import AIRFLOW_VENV
+from chart_tools.runtime.services import missing_binaries
 
 
 @pytest.fixture(scope="session")

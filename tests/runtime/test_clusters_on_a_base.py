@@ -10,9 +10,9 @@ import subprocess
 import pytest
 
 from chart_tools import ROOT
-from chart_tools.runtime import process_env
-from chart_tools.services import POSTGRES_ADMIN_PASSWORD, services
-from chart_tools.smoke import Smoke
+from chart_tools.runtime.processes import process_env
+from chart_tools.runtime.services import POSTGRES_ADMIN_PASSWORD, services
+from chart_tools.runtime.smoke import Smoke
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
 PROFILE = ROOT / "values" / "local-executor.yaml"

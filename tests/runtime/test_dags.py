@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from chart_tools import ROOT
-from chart_tools.runtime import AIRFLOW_VENV
+from chart_tools.runtime.processes import AIRFLOW_VENV
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
 SCRIPT = """

@@ -2,7 +2,7 @@
 (gitSync: the init clone and the sidecar; gitInit renders the same init clone without the
 sidecar, checked in the render tier).
 
-The git-sync containers run as the runtime tier's stand-in (chart_tools.gitsync: real `git`,
+The git-sync containers run as the runtime tier's stand-in (chart_tools.runtime.gitsync: real `git`,
 git-sync's --root/--link layout) against a local repository, so what is proven is the chart's
 side: init clones before Airflow starts, the sidecar's later pulls, and Airflow's DAG bundles
 reading the folders git-sync publishes, in the dag-processor and in the Celery worker that runs
@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from chart_tools import ROOT
-from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+from chart_tools.runtime.smoke import DEFAULT_PROFILE, Smoke
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
 

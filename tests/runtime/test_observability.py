@@ -21,8 +21,8 @@ import pytest
 import yaml
 
 from chart_tools import ROOT
-from chart_tools.render import find
-from chart_tools.smoke import DEFAULT_PROFILE, Smoke
+from chart_tools.chart.render import find
+from chart_tools.runtime.smoke import DEFAULT_PROFILE, Smoke
 from tests.helpers import airflow_cfg, statsd_map
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
@@ -133,7 +133,7 @@ def test_every_metric_airflow_documents_maps_with_one_label_set():
     and legacy name, its placeholders filled, is mapped (or dropped) consistently. Metrics of
     executors and workers the chart does not deploy (Edge, ECS, Batch, Lambda) and OpenLineage
     are left to users' extraMappings."""
-    from chart_tools.runtime import AIRFLOW_VENV
+    from chart_tools.runtime.processes import AIRFLOW_VENV
 
     template = next(
         AIRFLOW_VENV.glob(

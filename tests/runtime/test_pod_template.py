@@ -12,12 +12,12 @@ import subprocess
 import pytest
 import yaml
 
-from chart_tools.render import render
-from chart_tools.runplan import build_plan
-from chart_tools.runtime import Runner, process_env
-from chart_tools.services import services
-from chart_tools.smoke import provide_dags, runtime_values
-from chart_tools.validate import validate
+from chart_tools.chart.render import render
+from chart_tools.chart.validate import validate
+from chart_tools.runtime.plan import build_plan
+from chart_tools.runtime.processes import Runner, process_env
+from chart_tools.runtime.services import services
+from chart_tools.runtime.smoke import provide_dags, runtime_values
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
 DAG_IDS = ("tutorial", "executor_config_example")

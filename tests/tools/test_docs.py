@@ -2,7 +2,7 @@
 
 import pytest
 
-from chart_tools import docs
+from chart_tools.chart import docs
 
 SAMPLE = """\
 # header comment, not attached

@@ -4,7 +4,7 @@ import subprocess
 
 import pytest
 
-from chart_tools import gitsync
+from chart_tools.runtime import gitsync
 
 
 def git(*args, cwd):
@@ -38,7 +38,7 @@ def test_plan_maps_the_health_port():
     argv, ports = gitsync.plan(["--repo=file:///r", "--root=/x/r", "--http-bind=:8100"])
     assert argv[1:] == [
         "-m",
-        "chart_tools.gitsync",
+        "chart_tools.runtime.gitsync",
         "--repo=file:///r",
         "--root=/x/r",
         f"--http-bind=127.0.0.1:{ports['8100']}",

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from chart_tools import CHART, ROOT
-from chart_tools.operator import (
+from chart_tools.chart.operator import (
     CHART_DERIVED,
     CHART_SECRETS,
     Conversion,
@@ -25,10 +25,10 @@ from chart_tools.operator import (
     load_resource,
     split,
 )
-from chart_tools.operator_types import GO_TYPES, K8S_TYPES, OUTPUT_ONLY, SCALAR_WORDS, used_fields
-from chart_tools.render import render
-from chart_tools.validate import validate
-from chart_tools.values import ValuesError, defaults, schema_errors
+from chart_tools.chart.operator_types import GO_TYPES, K8S_TYPES, OUTPUT_ONLY, SCALAR_WORDS, used_fields
+from chart_tools.chart.render import render
+from chart_tools.chart.validate import validate
+from chart_tools.chart.values import ValuesError, defaults, schema_errors
 from tests.helpers import airflow_cfg
 
 DATA = ROOT / "tests" / "data" / "operator"

@@ -4,8 +4,8 @@ import copy
 
 import pytest
 
-from chart_tools.render import find, render
-from chart_tools.validate import validate
+from chart_tools.chart.render import find, render
+from chart_tools.chart.validate import validate
 from tests.helpers import container, pod_of
 
 

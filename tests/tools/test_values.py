@@ -6,8 +6,9 @@ import sys
 import pytest
 import yaml
 
-from chart_tools.render import render
-from chart_tools.validate import validate
+from chart_tools.chart import values
+from chart_tools.chart.render import render
+from chart_tools.chart.validate import validate
 
 
 def cli(*args):
@@ -45,6 +46,25 @@ def test_init_writes_the_smallest_commented_override_that_renders_clean(flags, e
         assert "# AirflowCluster: one Airflow installation" in text or "# AirflowBase:" in text
     assert not validate(render([out]))
     assert cli("check", str(out)).returncode == 0
+
+
+def test_command_line_choices_are_the_schemas_enums_by_one_naming_rule():
+    """The choices come from values.schema.json; the names users type stay as documented."""
+    assert values.EXECUTORS == {
+        "celery": "CeleryExecutor",
+        "kubernetes": "KubernetesExecutor",
+        "celery-kubernetes": "CeleryExecutor,KubernetesExecutor",
+        "local": "LocalExecutor",
+    }
+    assert values.DAG_MODES == {
+        "image": "image",
+        "git-sync": "gitSync",
+        "git-init": "gitInit",
+        "persistent-volume": "persistentVolume",
+    }
+    assert set(values.DATABASES) == {"postgres", "mysql", "sqlproxy", "external"}
+    done = cli("init", "--executor", "sequential")
+    assert done.returncode == 2 and "celery-kubernetes" in done.stderr
 
 
 def test_init_never_overwrites_without_force(tmp_path):

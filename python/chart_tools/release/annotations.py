@@ -14,10 +14,11 @@ from typing import Any
 
 import yaml
 
-from chart_tools import CHART, ROOT, scenarios, values
-from chart_tools.render import render
-from chart_tools.runplan import image_repository
-from chart_tools.validate import containers, pod_spec
+from chart_tools import CHART, ROOT, scenarios
+from chart_tools.chart import values
+from chart_tools.chart.render import render
+from chart_tools.chart.validate import containers, pod_spec
+from chart_tools.runtime.plan import image_repository
 
 CHANGELOG = ROOT / "CHANGELOG.md"
 # keep-a-changelog's sections, and the Artifact Hub change kind each becomes.

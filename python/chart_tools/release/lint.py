@@ -16,10 +16,10 @@ from pathlib import Path
 
 import yaml
 
+from chart_tools.chart.render import DEFAULT_KUBE_VERSION, RenderError, render
+from chart_tools.chart.validate import validate
 from chart_tools.release import lint_chart, version_bump, yaml_style
-from chart_tools.render import DEFAULT_KUBE_VERSION, RenderError, render
 from chart_tools.toolchain import HELM_WHEELS, helm_path
-from chart_tools.validate import validate
 
 HELM_MAJORS = tuple(HELM_WHEELS)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from chart_tools.formats import matches
+from chart_tools.chart.formats import matches
 from chart_tools.release.helm import ReleaseError, run
 
 

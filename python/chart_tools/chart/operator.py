@@ -17,12 +17,20 @@ from typing import Any
 
 import yaml
 
-from chart_tools.formats import matches, quantity
-from chart_tools.operator_types import check_resource
-from chart_tools.values import ValuesError, defaults, schema_errors
+from chart_tools.chart import values
+from chart_tools.chart.formats import matches, quantity
+from chart_tools.chart.operator_types import check_resource
+from chart_tools.chart.values import ValuesError, defaults, schema_errors
 
-EXECUTORS = {"Local": "LocalExecutor", "Sequential": "LocalExecutor", "Celery": "CeleryExecutor",
-             "Kubernetes": "KubernetesExecutor"}  # fmt: skip
+# The operator's executors and the chart's (values.EXECUTORS, read from the schema) they become.
+_OPERATOR_EXECUTORS = {
+    "Local": "local",
+    "Sequential": "local",
+    "Celery": "celery",
+    "Kubernetes": "kubernetes",
+}
+EXECUTORS = {name: values.EXECUTORS[choice] for name, choice in _OPERATOR_EXECUTORS.items()}
+CELERY = EXECUTORS["Celery"]
 # airflow.cfg options the chart derives from other values; an operator config entry for one is dropped.
 CHART_DERIVED = {
     *(("core", k) for k in ("executor", "dags_folder", "execution_api_server_url", "auth_manager")),
@@ -367,7 +375,7 @@ class Converter:
     def convert_broker(self, spec: dict[str, Any]) -> None:
         """RedisSpec and MemoryStoreSpec: the Celery broker."""
         redis, store = spec.get("redis"), spec.get("memoryStore")
-        if self.executor != "CeleryExecutor":
+        if self.executor != CELERY:
             for key in ("memoryStore", "redis"):
                 if key in spec:
                     self.warn(self.at_cluster(f"spec.{key}"), "only used with the Celery executor; dropped")
@@ -492,7 +500,7 @@ class Converter:
             self.warn(where, "no workers with the Local executor (tasks run in the scheduler); dropped")
             return
         self.airflow_image(part, where)
-        if self.executor == "CeleryExecutor":
+        if self.executor == CELERY:
             _set(self.out.cluster, "workers.replicas", self.replicas(part, where))
             self.resources("cluster.workers.resources", part.get("resources"), where)
             return
@@ -504,7 +512,7 @@ class Converter:
         self.resources("cluster.kubernetes.resources", part.get("resources"), where)
 
     def convert_flower(self, part: dict[str, Any], where: str) -> None:
-        if self.executor != "CeleryExecutor":
+        if self.executor != CELERY:
             self.warn(where, "Flower needs the Celery executor; dropped")
             return
         _set(self.out.cluster, "flower.enabled", True)

@@ -2,7 +2,7 @@
 
 Where a Docker engine answers, testcontainers runs the official images; elsewhere (our machines
 have no engine) the Debian server binaries run on free loopback ports with their own data
-directories. `python -m chart_tools.services` (run by `make setup-runtime`) installs the Debian
+directories. `python -m chart_tools.runtime.services` (run by `make setup-runtime`) installs the Debian
 packages when the binaries are missing and we are root on Debian, and otherwise says what to
 install. Only the standard library is imported at module level so setup can run it early.
 """
@@ -31,6 +31,7 @@ DEBIAN_PACKAGES = {
     "prometheus": "promtool",
     "docker-registry": "docker-registry",
     "gnupg": "gpg",
+    "chromium": "chromium",  # the browser test drives it through Playwright
 }
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
 POSTGRES_ADMIN_PASSWORD = "airflow-smoke-admin"  # the superuser `postgres`

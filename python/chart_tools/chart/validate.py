@@ -19,9 +19,9 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from chart_tools import kube_schema
-from chart_tools.formats import DNS1035_LABEL, DNS_LABEL, anchored, go_patterns, go_regex, quantity
-from chart_tools.render import Manifest
+from chart_tools.chart import kube_schema
+from chart_tools.chart.formats import DNS1035_LABEL, DNS_LABEL, anchored, go_patterns, go_regex, quantity
+from chart_tools.chart.render import Manifest
 
 KUBE_VERSIONS = kube_schema.VERSIONS
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod"}

@@ -15,9 +15,9 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from chart_tools import kube_schema
-from chart_tools.formats import go_patterns
-from chart_tools.values import ValuesError
+from chart_tools.chart import kube_schema
+from chart_tools.chart.formats import go_patterns
+from chart_tools.chart.values import ValuesError
 
 API_VERSION = "airflow.k8s.io/v1alpha1"
 

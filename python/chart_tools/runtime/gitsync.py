@@ -22,7 +22,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from chart_tools.services import free_port
+from chart_tools.runtime.services import free_port
 
 IMAGE = "registry.k8s.io/git-sync/git-sync"
 SUPPORTED = {
@@ -40,7 +40,7 @@ class GitSyncError(RuntimeError):
 def plan(args: list[str]) -> tuple[list[str], dict[str, int]]:
     """argv of the stand-in for a rendered git-sync container (paths already mapped into the pod),
     and its health port: container port -> a free local port."""
-    argv = [sys.executable, "-m", "chart_tools.gitsync"]
+    argv = [sys.executable, "-m", "chart_tools.runtime.gitsync"]
     ports: dict[str, int] = {}
     for arg in args:
         name, _, value = arg.removeprefix("--").partition("=")

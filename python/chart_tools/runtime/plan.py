@@ -16,7 +16,7 @@ from the rendered objects (never from hard-coded chart knowledge):
 - Service names: URLs in Airflow options and container args that name a Service are rewritten
   to 127.0.0.1 and the local port behind Service port -> targetPort -> containerPort (or, for
   another release's Service, the local port the caller names).
-The git-sync image runs as its stand-in (chart_tools.gitsync) with the same arguments.
+The git-sync image runs as its stand-in (chart_tools.runtime.gitsync) with the same arguments.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chart_tools import gitsync
-from chart_tools.render import Manifest
-from chart_tools.services import free_port
+from chart_tools.chart.render import Manifest
+from chart_tools.runtime import gitsync
+from chart_tools.runtime.services import free_port
 
 IMAGE_AIRFLOW_HOME = "/opt/airflow"  # AIRFLOW_HOME of the official apache/airflow image
 # Airflow options that make a process listen, with Airflow's defaults when unset.

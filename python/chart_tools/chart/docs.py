@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from chart_tools import CHART, ROOT, formats, kube_schema
+from chart_tools import CHART, ROOT
+from chart_tools.chart import formats, kube_schema
 
 SCHEMA_FILE = CHART / "values.schema.json"
 README_FILES = (CHART / "README.md", ROOT / "README.md")

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chart_tools.runplan import PodPlan, Process
+from chart_tools import ROOT
+from chart_tools.runtime.plan import PodPlan, Process
 
-AIRFLOW_VENV = Path(__file__).resolve().parents[2] / ".venv-airflow"
+AIRFLOW_VENV = ROOT / ".venv-airflow"
 STOP_GRACE_SECONDS = 15
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -18,22 +19,8 @@ import jsonschema
 import yaml
 
 from chart_tools import CHART
-from chart_tools.docs import parse_comments
-from chart_tools.formats import go_patterns
-
-EXECUTORS = {
-    "celery": "CeleryExecutor",
-    "kubernetes": "KubernetesExecutor",
-    "celery-kubernetes": "CeleryExecutor,KubernetesExecutor",
-    "local": "LocalExecutor",
-}
-DAG_MODES = {
-    "image": "image",
-    "git-sync": "gitSync",
-    "git-init": "gitInit",
-    "persistent-volume": "persistentVolume",
-}
-DATABASES = ("postgres", "mysql", "sqlproxy", "external")
+from chart_tools.chart.docs import parse_comments
+from chart_tools.chart.formats import go_patterns
 
 
 class ValuesError(ValueError):
@@ -44,8 +31,38 @@ HelmValidator = go_patterns(jsonschema.Draft7Validator)  # draft-07 as helm read
 
 
 @functools.cache
+def schema() -> dict[str, Any]:
+    return json.loads((CHART / "values.schema.json").read_text())
+
+
+@functools.cache
 def _validator() -> jsonschema.protocols.Validator:
-    return HelmValidator(json.loads((CHART / "values.schema.json").read_text()))
+    return HelmValidator(schema())
+
+
+def enum(key: str) -> list[str]:
+    """The values a key allows (`cluster.executor`), as the schema lists them: the one place."""
+    node = schema()
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node["enum"]
+
+
+def option_name(value: str) -> str:
+    """A schema value as a command-line choice: `CeleryExecutor,KubernetesExecutor` ->
+    `celery-kubernetes`, `gitSync` -> `git-sync`."""
+    words = value.replace("Executor", "").split(",")
+    return "-".join(re.sub(r"(?<=[a-z])([A-Z])", r"-\1", w).lower() for w in words)
+
+
+def choices(key: str) -> dict[str, str]:
+    """Command-line choice -> schema value for an enum key."""
+    return {option_name(v): v for v in enum(key)}
+
+
+EXECUTORS = choices("cluster.executor")
+DAG_MODES = choices("cluster.dags.mode")
+DATABASES = choices("base.database.type")
 
 
 @functools.cache

@@ -5,8 +5,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from chart_tools.render import find, render
-from chart_tools.runplan import (
+from chart_tools.chart.render import find, render
+from chart_tools.runtime.plan import (
     Cluster,
     RunPlanError,
     build_plan,
@@ -14,8 +14,8 @@ from chart_tools.runplan import (
     materialise_mounts,
     resolve_env,
 )
-from chart_tools.services import Endpoint
-from chart_tools.smoke import runtime_values
+from chart_tools.runtime.services import Endpoint
+from chart_tools.runtime.smoke import runtime_values
 from tests.helpers import container, deployment, pod_of
 
 PG = Endpoint("127.0.0.1", 15432, "airflow", "s3cret", "airflow")

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import datetime as dt
-import re
 import shutil
 import tempfile
 import threading
@@ -22,13 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 import yaml
 
 from chart_tools import ROOT
-from chart_tools.kubeapi import StandInKubeAPI
-from chart_tools.render import RELEASE, Manifest, RenderError, render
-from chart_tools.runplan import (
+from chart_tools.airflow_api import FINISHED, Airflow, AirflowCheckError, log_problem
+from chart_tools.chart.render import RELEASE, Manifest, RenderError, render
+from chart_tools.runtime.kubeapi import StandInKubeAPI
+from chart_tools.runtime.plan import (
     IMAGE_AIRFLOW_HOME,
     PodPlan,
     Process,
@@ -38,8 +36,8 @@ from chart_tools.runplan import (
     local_path,
     under,
 )
-from chart_tools.runtime import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
-from chart_tools.services import POSTGRES_ADMIN_PASSWORD, Endpoint, ServiceError, services
+from chart_tools.runtime.processes import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
+from chart_tools.runtime.services import POSTGRES_ADMIN_PASSWORD, Endpoint, ServiceError, services
 
 DAGS = ROOT / "dags"
 DEFAULT_PROFILE = ROOT / "values" / "celery-executor.yaml"
@@ -47,14 +45,6 @@ DB_SECRET = "chart-tools-smoke-db"
 DB_ADMIN_SECRET = "chart-tools-smoke-db-admin"
 REDIS_SECRET = "chart-tools-smoke-redis"
 TIMEOUTS = {"migrate": 300.0, "start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
-# What the example DAG's tasks print (dags/tutorial.py), {ds} being the run's date: a task's log read
-# through the API must show it. Any other task's log must at least be readable.
-DATE_OUTPUT = r"\b[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \S+ \d{4}\b"  # Tue Nov 24 20:05:05 UTC 2026
-TASK_OUTPUT = {
-    "print_date": [DATE_OUTPUT, "Command exited with return code 0"],
-    "sleep": ["Command exited with return code 0"],
-    "templated": [r"run date: {ds}\b", r"a week later: \d{4}-\d\d-\d\d", "Command exited with return code 0"],
-}
 
 
 @dataclass
@@ -171,60 +161,27 @@ def admin_credentials(plan: RunPlan) -> tuple[str, str]:
     raise StepError("login", "the migration Job creates no admin user")
 
 
-def api_base_url(plan: RunPlan, objects: list[Manifest]) -> str:
-    """The api-server as a user reaches it: through its Service."""
+def service_url(plan: RunPlan, objects: list[Manifest], component: str) -> str:
+    """A component (api-server, flower) as a user reaches it: through its Service."""
     for service in objects:
         if (
             service["kind"] == "Service"
-            and service["metadata"]["labels"].get("app.kubernetes.io/component") == "api-server"
+            and service["metadata"]["labels"].get("app.kubernetes.io/component") == component
         ):
             port = str(service["spec"]["ports"][0]["port"])
             local = plan.endpoints.get((service["metadata"]["name"], port))
             if local is None:
-                raise StepError("api", f"Service {service['metadata']['name']}:{port} has no running backend")
+                raise StepError(
+                    component, f"Service {service['metadata']['name']}:{port} has no running backend"
+                )
             return f"http://127.0.0.1:{local}"
-    raise StepError("api", "the render has no api-server Service")
-
-
-def log_problem(task: str, content: list[Any], ds: str) -> str:
-    """Why a task log from the API (`content`: its events, or lines) does not show the task's work;
-    "" when it does. A log the api-server could not fetch holds an error event, not the output."""
-    text = "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
-    if not text.strip():
-        return "the log is empty"
-    if "Could not read" in text:
-        return f"the api-server could not read it: {text[-400:]!r}"
-    missing = [p for p in TASK_OUTPUT.get(task, []) if not re.search(p.replace("{ds}", ds), text)]
-    return f"no line matches {missing}: {text[-400:]!r}" if missing else ""
-
-
-class Api:
-    """The Airflow 3 REST API, logged in as a user would."""
-
-    def __init__(self, base: str, username: str, password: str) -> None:
-        self.base = base
-        response = requests.post(
-            f"{base}/auth/token", json={"username": username, "password": password}, timeout=30
-        )
-        if response.status_code not in (200, 201):
-            raise StepError(
-                "login", f"POST /auth/token as {username}: {response.status_code} {response.text[:200]}"
-            )
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-
-    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        return self.session.request(method, f"{self.base}/api/v2{path}", timeout=30, **kwargs)
-
-    def json(self, method: str, path: str, step: str, **kwargs: Any) -> Any:
-        response = self.call(method, path, **kwargs)
-        if not response.ok:
-            raise StepError(step, f"{method} {path}: {response.status_code} {response.text[:300]}")
-        return response.json()
+    raise StepError(component, "the render has no Service for it")
 
 
 class Smoke:
     """One smoke run; `run()` never raises for a failed step: the result says what failed."""
+
+    command = "smoke"
 
     def __init__(
         self,
@@ -250,19 +207,23 @@ class Smoke:
         self.dag_id = dag_id
         self.mutate = mutate
         self.on_started = on_started
-        self.run_dir = Path(tempfile.mkdtemp(prefix="chart-tools-smoke-"))
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"chart-tools-{self.command}-"))
         self.result = SmokeResult(ok=False, run_dir=self.run_dir)
         self.runner = Runner(self.run_dir / "logs")
         self.endpoints: list[Endpoint] = []
-        self.logical_date = ""  # of the triggered run
+        self.ds = ""  # the triggered run's logical date, as templates print it
 
     def phase(self, name: str, func: Callable[[], Any]) -> Any:
-        echo(f"smoke: {name} ...")
+        self.say(f"{name} ...")
         start = time.monotonic()
         value = func()
         self.result.phases[name] = time.monotonic() - start
-        echo(f"smoke: {name} done in {self.result.phases[name]:.1f} s")
+        self.say(f"{name} done in {self.result.phases[name]:.1f} s")
         return value
+
+    def say(self, message: str) -> None:
+        """Progress on stderr, prefixed with the command (`smoke`, `up`)."""
+        echo(f"{self.command}: {message}")
 
     def run(self) -> SmokeResult:
         try:
@@ -275,12 +236,12 @@ class Smoke:
                 finally:
                     self.runner.stop_all()
                     self.kube_api.close()
-        except (StepError, RunPlanError, ServiceError, RenderError) as err:
+        except (StepError, AirflowCheckError, RunPlanError, ServiceError, RenderError) as err:
             self.result.failure = str(err)
-            echo(f"smoke: FAILED at {err}\n{self.runner.tails()}")
+            echo(f"{self.command}: FAILED at {err}\n{self.runner.tails()}")
         except KeyboardInterrupt:
             self.result.failure = "interrupted"
-            echo("smoke: interrupted; every process was stopped")
+            self.say("interrupted; every process was stopped")
         return self.result
 
     def _services(self) -> contextlib.AbstractContextManager[tuple[Endpoint, Endpoint]]:
@@ -304,8 +265,12 @@ class Smoke:
         if self.on_started:
             self.on_started(self.runner)
         self.phase("ready", lambda: self._ready(plan))
-        api = Api(api_base_url(plan, objects), *admin_credentials(plan))
+        api = Airflow(service_url(plan, objects, "api-server"), *admin_credentials(plan))
         self.phase("parse", lambda: self._wait_parsed(api))
+        self.use(api, plan, objects)
+
+    def use(self, api: Airflow, plan: RunPlan, objects: list[Manifest]) -> None:
+        """What to do with the running stack: the smoke proves a DAG run, its logs and the probes."""
         self.phase("run", lambda: self._trigger_and_wait(api))
         self.phase("logs", lambda: self._read_logs(api, plan))
         self.phase("probes", lambda: self._probes(plan))
@@ -347,52 +312,48 @@ class Smoke:
                         f"{process.name} ready", lambda url=url: http_ok(url), TIMEOUTS["ready"], self.runner
                     )
 
-    def _wait_parsed(self, api: Api) -> None:
+    def _wait_parsed(self, api: Airflow) -> None:
         wait_until(
             f"DAG {self.dag_id} parsed",
-            lambda: api.call("GET", f"/dags/{self.dag_id}").status_code == 200,
+            lambda: api.dag_parsed(self.dag_id),
             TIMEOUTS["parse"],
             self.runner,
-            interval=2,
+            2,
         )
 
-    def _trigger_and_wait(self, api: Api) -> None:
-        api.json("PATCH", f"/dags/{self.dag_id}", "unpause", json={"is_paused": False})
-        logical_date = dt.datetime.now(dt.UTC).isoformat()
-        run = api.json("POST", f"/dags/{self.dag_id}/dagRuns", "trigger", json={"logical_date": logical_date})
-        self.result.run_id, self.logical_date = run["dag_run_id"], run["logical_date"]
-        echo(f"smoke: triggered {self.dag_id} run {self.result.run_id}")
-        state = {"value": run["state"], "since": time.monotonic()}
+    def _trigger_and_wait(self, api: Airflow) -> None:
+        run = api.trigger(self.dag_id)
+        self.result.run_id, self.ds = run.dag_run_id, run.logical_date.strftime("%Y-%m-%d")
+        self.say(f"triggered {self.dag_id} run {self.result.run_id}")
+        state = {"value": run.state.value, "since": time.monotonic()}
 
         def finished() -> bool:
-            current = api.json("GET", f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}", "run")["state"]
+            current = api.run_state(self.dag_id, self.result.run_id)
             if current != state["value"] or time.monotonic() - state["since"] > 15:
-                echo(f"smoke: DAG run state {current}")
+                self.say(f"DAG run state {current}")
                 state.update(value=current, since=time.monotonic())
-            return current in ("success", "failed")
+            return current in FINISHED
 
         wait_until(f"DAG run {self.result.run_id}", finished, TIMEOUTS["run"], self.runner, interval=2)
-        tasks = api.json("GET", f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}/taskInstances", "tasks")
-        self.result.tasks = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
-        self.result.tries = {t["task_id"]: t["try_number"] for t in tasks["task_instances"]}
+        tasks = api.task_instances(self.dag_id, self.result.run_id)
+        self.result.tasks = {t.task_id: t.state.value if t.state else "none" for t in tasks}
+        self.result.tries = {t.task_id: t.try_number for t in tasks}
         if state["value"] != "success" or set(self.result.tasks.values()) != {"success"}:
             raise StepError("run", f"DAG run ended {state['value']}; tasks {self.result.tasks}")
 
-    def _read_logs(self, api: Api, plan: RunPlan) -> None:
+    def _read_logs(self, api: Airflow, plan: RunPlan) -> None:
         """Every task's log, read as the UI reads it, shows what the task printed. With remote
         logging on (Elasticsearch, OpenSearch) the API reads the remote store instead: not here."""
         options = plan.pod("api-server").main[0].options
         if options.get(("logging", "remote_logging"), "").lower() == "true":
-            echo("smoke: logs: remote logging is on; the API would read the remote store, not checked here")
+            self.say("logs: remote logging is on; the API would read the remote store, not checked here")
             return
-        run_path = f"/dags/{self.dag_id}/dagRuns/{self.result.run_id}"
         for task, try_number in self.result.tries.items():
-            path = f"{run_path}/taskInstances/{task}/logs/{try_number}"
-            content = api.json("GET", path, "logs", headers={"Accept": "application/json"})["content"]
-            problem = log_problem(task, content, self.logical_date[:10])
+            lines = api.log_lines(self.dag_id, self.result.run_id, task, try_number)
+            problem = log_problem(task, lines, self.ds)
             if problem:
                 raise StepError("logs", f"task {task} try {try_number}: {problem}")
-            self.result.logs[task] = len(content)
+            self.result.logs[task] = len(lines)
 
     def _probes(self, plan: RunPlan) -> None:
         for pod in plan.workloads:
@@ -405,4 +366,4 @@ class Smoke:
         if self.result.ok and not keep:
             shutil.rmtree(self.run_dir, ignore_errors=True)
         else:
-            echo(f"smoke: run folder kept: {self.run_dir}")
+            self.say(f"run folder kept: {self.run_dir}")

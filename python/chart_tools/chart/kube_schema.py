@@ -17,7 +17,7 @@ from typing import Any
 
 import importlib_resources
 
-from chart_tools.formats import (
+from chart_tools.chart.formats import (
     ANNOTATION_KEY,
     CONFIG_KEY,
     DNS_LABEL,

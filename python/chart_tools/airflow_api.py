@@ -1,0 +1,123 @@
+"""Airflow as its users reach it, through the official client.
+
+`apache-airflow-client` is pinned to the Airflow version the chart runs, so a field the chart's
+Airflow drops or renames breaks here as it would break a user's script. The smoke, `up`'s
+readiness check and later the cluster tier share these checks: log in, health, DAG parsed,
+trigger, run state, task states and task logs. The one plain HTTP call is the token request:
+the client has no call for the auth manager's POST /auth/token (its LoginApi is the browser's
+redirect flow).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import urllib3
+from airflow_client import client
+from airflow_client.client.exceptions import ApiException, NotFoundException
+from pydantic import ValidationError
+
+REQUEST_TIMEOUT = 30.0  # seconds per call: a loaded two-core machine answers slowly, never this slowly
+FINISHED = ("success", "failed")
+# What the example DAG's tasks print (dags/tutorial.py), {ds} being the run's date: a task's log
+# read through the API must show it. Any other task's log must at least be readable.
+DATE_OUTPUT = r"\b[A-Z][a-z]{2} [A-Z][a-z]{2} +\d+ \d\d:\d\d:\d\d \S+ \d{4}\b"  # Tue Nov 24 20:05:05 UTC 2026
+TASK_OUTPUT = {
+    "print_date": [DATE_OUTPUT, "Command exited with return code 0"],
+    "sleep": ["Command exited with return code 0"],
+    "templated": [r"run date: {ds}\b", r"a week later: \d{4}-\d\d-\d\d", "Command exited with return code 0"],
+}
+T = TypeVar("T")
+
+
+class AirflowCheckError(RuntimeError):
+    """A check against Airflow failed; `step` says which (login, trigger, run, logs, ...)."""
+
+    def __init__(self, step: str, message: str) -> None:
+        super().__init__(f"{step}: {message}")
+        self.step = step
+
+
+def token(base_url: str, username: str, password: str) -> str:
+    """A bearer token from the auth manager, as `airflowctl` and scripts get one."""
+    try:
+        response = urllib3.request(
+            "POST",
+            f"{base_url}/auth/token",
+            json={"username": username, "password": password},
+            timeout=REQUEST_TIMEOUT,
+            retries=False,
+        )
+    except urllib3.exceptions.HTTPError as err:
+        raise AirflowCheckError("login", f"POST {base_url}/auth/token: {err}") from None
+    if response.status not in (200, 201):
+        raise AirflowCheckError(
+            "login", f"POST /auth/token as {username}: {response.status} {response.data[:200]!r}"
+        )
+    return response.json()["access_token"]
+
+
+def log_problem(task: str, lines: list[str], ds: str) -> str:
+    """Why a task's log lines do not show the task's work; "" when they do. A log the api-server
+    could not fetch holds an error event instead of the output."""
+    text = "\n".join(lines)
+    if not text.strip():
+        return "the log is empty"
+    if "Could not read" in text:
+        return f"the api-server could not read it: {text[-400:]!r}"
+    missing = [p for p in TASK_OUTPUT.get(task, []) if not re.search(p.replace("{ds}", ds), text)]
+    return f"no line matches {missing}: {text[-400:]!r}" if missing else ""
+
+
+class Airflow:
+    """One logged-in user of the api-server at `base_url` (scheme, host and port)."""
+
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        config = client.Configuration(host=base_url, access_token=token(base_url, username, password))
+        self._client = client.ApiClient(config)
+        self.dags = client.DAGApi(self._client)
+        self.runs = client.DagRunApi(self._client)
+        self.tasks = client.TaskInstanceApi(self._client)
+        self.monitor = client.MonitorApi(self._client)
+
+    def _call(self, step: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """One client call; an HTTP error or an answer the client cannot read becomes one line."""
+        try:
+            return call(*args, **kwargs, _request_timeout=REQUEST_TIMEOUT)
+        except ApiException as err:
+            raise AirflowCheckError(step, f"{err.status} {err.reason}: {(err.body or '')[:300]}") from None
+        except (urllib3.exceptions.HTTPError, ValidationError) as err:
+            raise AirflowCheckError(step, " ".join(str(err).split())[:300]) from None
+
+    def health(self) -> dict[str, str]:
+        """Each component's status as /api/v2/monitor/health reports it ("healthy" or not)."""
+        info = self._call("health", self.monitor.get_health).to_dict()
+        return {name: part.get("status") or "unknown" for name, part in info.items() if part}
+
+    def dag_parsed(self, dag_id: str) -> bool:
+        try:
+            self.dags.get_dag(dag_id, _request_timeout=REQUEST_TIMEOUT)
+        except NotFoundException:
+            return False
+        return True
+
+    def trigger(self, dag_id: str) -> client.DAGRunResponse:
+        """Unpause the DAG and start a run dated now (the tutorial's templates need a date)."""
+        self._call("unpause", self.dags.patch_dag, dag_id, client.DAGPatchBody(is_paused=False))
+        body = client.TriggerDAGRunPostBody(logical_date=dt.datetime.now(dt.UTC))
+        return self._call("trigger", self.runs.trigger_dag_run, dag_id, body)
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self._call("run", self.runs.get_dag_run, dag_id, run_id).state.value
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[client.TaskInstanceResponse]:
+        return self._call("tasks", self.tasks.get_task_instances, dag_id, run_id).task_instances
+
+    def log_lines(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
+        """A task try's log as the UI shows it: one line per structured event."""
+        content = self._call("logs", self.tasks.get_log, dag_id, run_id, task_id, try_number).content
+        events = content.actual_instance or []
+        return [e if isinstance(e, str) else e.event for e in events]

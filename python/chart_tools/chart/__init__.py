@@ -1,0 +1,1 @@
+"""The chart itself (render tier): render, validate, values and their docs, operator conversion."""
