@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import urllib3
 from airflow_client import client
-from airflow_client.client.exceptions import ApiException, NotFoundException
+from airflow_client.client.exceptions import ApiException
 from pydantic import ValidationError
 
 REQUEST_TIMEOUT = 30.0  # seconds per call: a loaded two-core machine answers slowly, never this slowly
@@ -36,9 +36,9 @@ T = TypeVar("T")
 class AirflowCheckError(RuntimeError):
     """A check against Airflow failed; `step` says which (login, trigger, run, logs, ...)."""
 
-    def __init__(self, step: str, message: str) -> None:
+    def __init__(self, step: str, message: str, status: int | None = None) -> None:
         super().__init__(f"{step}: {message}")
-        self.step = step
+        self.step, self.status = step, status  # status: the HTTP status, when Airflow answered
 
 
 def token(base_url: str, username: str, password: str) -> str:
@@ -88,7 +88,8 @@ class Airflow:
         try:
             return call(*args, **kwargs, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as err:
-            raise AirflowCheckError(step, f"{err.status} {err.reason}: {(err.body or '')[:300]}") from None
+            message = f"{err.status} {err.reason}: {(err.body or '')[:300]}"
+            raise AirflowCheckError(step, message, err.status) from None
         except (urllib3.exceptions.HTTPError, ValidationError) as err:
             raise AirflowCheckError(step, " ".join(str(err).split())[:300]) from None
 
@@ -99,9 +100,11 @@ class Airflow:
 
     def dag_parsed(self, dag_id: str) -> bool:
         try:
-            self.dags.get_dag(dag_id, _request_timeout=REQUEST_TIMEOUT)
-        except NotFoundException:
-            return False
+            self._call("parse", self.dags.get_dag, dag_id)
+        except AirflowCheckError as err:
+            if err.status == 404:  # not parsed yet
+                return False
+            raise
         return True
 
     def trigger(self, dag_id: str) -> client.DAGRunResponse:

@@ -191,7 +191,7 @@ def cmd_docs(args: argparse.Namespace) -> int:
     for path in changed:
         print(f"updated {path}")
     if not changed:
-        print("values.schema.json, README tables and Chart.yaml annotations are up to date")
+        print("values.schema.json, the chart README's values table and Chart.yaml annotations are up to date")
     return 0
 
 

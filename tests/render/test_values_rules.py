@@ -27,6 +27,11 @@ def git(**repo: Any) -> dict[str, Any]:
     return {"cluster": {"dags": {"mode": "gitSync", "git": {"repos": [{**GIT, **repo}]}}}}
 
 
+# A request above its limit by 7e-9 bytes, 1e-16 of the amount: floats see two equal numbers.
+ABOVE_BY_LESS_THAN_FLOAT_PRECISION = {
+    "requests": {"memory": "82551198.141061928"},
+    "limits": {"memory": "82551198.141061921"},
+}
 EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
     "priority class adds hostNetwork": (
         {"cluster": {"placement": {"priorityClassName": "x\nhostNetwork: true"}}},
@@ -228,6 +233,10 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         {"cluster": {"podAnnotations": {"checksum/config": "x"}}},
         "cluster.podAnnotations",
     ),
+    "request above its limit by less than float precision (found by the fuzzer)": (
+        {"cluster": {"workers": {"resources": ABOVE_BY_LESS_THAN_FLOAT_PRECISION}}},
+        "cluster.workers.resources",
+    ),
 }
 
 
@@ -237,6 +246,18 @@ def test_bad_value_is_refused_naming_its_key(name, helm_major):
     outcome = judge(values, helm_major)
     assert outcome.refused, f"{outcome.kind}: {outcome.message}"
     assert outcome.names(key), outcome.message
+
+
+@pytest.mark.parametrize(
+    ("request_", "limit"),
+    [("100m", "0.1"), ("1.50Gi", "1.5Gi"), ("82551198.141061921", "82551198.141061928"), ("007.5", "7.5")],
+)
+def test_a_request_equal_to_or_just_below_its_limit_renders(request_, limit, helm_major):
+    """The other side of the rule: equal amounts spelled differently, and a request below its
+    limit by less than float precision, are what the API server accepts."""
+    resources = {"requests": {"memory": request_}, "limits": {"memory": limit}}
+    outcome = judge({"cluster": {"workers": {"resources": resources}}}, helm_major)
+    assert outcome.kind == "rendered", outcome.message
 
 
 def test_the_release_name_must_start_with_a_letter(helm_major, tmp_path):

@@ -136,9 +136,7 @@ def test_every_metric_airflow_documents_maps_with_one_label_set():
     from chart_tools.runtime.processes import AIRFLOW_VENV
 
     template = next(
-        AIRFLOW_VENV.glob(
-            "lib/python*/site-packages/airflow/_shared/observability/metrics/metrics_template.yaml"
-        )
+        AIRFLOW_VENV.glob("lib/python*/site-packages/airflow/_*/observability/metrics/metrics_template.yaml")
     )
     entries = yaml.safe_load(template.read_text())["metrics"]
     mappings = yaml.safe_load((ROOT / "charts" / "airflow" / "files" / "statsd-mappings.yaml").read_text())[

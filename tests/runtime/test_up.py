@@ -26,7 +26,7 @@ import pytest
 import urllib3
 from playwright.sync_api import Page, sync_playwright
 
-from chart_tools.airflow_api import FINISHED, Airflow, log_problem
+from chart_tools.airflow_api import FINISHED, Airflow, AirflowCheckError, log_problem
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready"), pytest.mark.xdist_group("up")]
 START_DEADLINE = 600.0  # render, migrate, start and health on a loaded two-core machine
@@ -111,6 +111,17 @@ def test_the_banner_gives_a_url_and_login_the_official_client_uses(up: Running):
     for task in tasks:
         lines = api.log_lines("tutorial", run.dag_run_id, task.task_id, task.try_number)
         assert log_problem(task.task_id, lines, ds) == ""
+
+
+def test_the_client_module_reports_refusals_as_one_line(up: Running):
+    """A wrong password and a DAG that does not exist are answers, not tracebacks."""
+    with pytest.raises(AirflowCheckError, match=r"^login: POST /auth/token as admin: 401"):
+        Airflow(up.details["url"], up.details["username"], "not-the-password")
+    api = Airflow(up.details["url"], up.details["username"], up.details["password"])
+    assert api.dag_parsed("tutorial") and not api.dag_parsed("no_such_dag")
+    with pytest.raises(AirflowCheckError, match=r"^run: 404 Not Found") as refused:
+        api.run_state("tutorial", "no_such_run")
+    assert refused.value.status == 404
 
 
 def test_flower_answers_with_the_printed_login_only(up: Running):

@@ -132,18 +132,52 @@ data:
 {{- mulf (trimSuffix $suffix $q | float64) (get $factors $suffix) -}}
 {{- end -}}
 
-{{/* airflow.resources: a container's resources as YAML, after the API server's rules (a request at most its limit; extended resources and huge pages requested exactly as limited); call with (dict "key" VALUE_PATH "value" RESOURCES). Floats: equal amounts spelled differently (100m, 0.1) compare equal within 1e-12; `chart-tools validate` compares exactly. */}}
+{{/* airflow.decimalAbove: "true" when decimal A is above decimal B, compared digit by digit (exact where floats are not); call with (list A B), plain non-negative decimals such as 12.5 or .5. */}}
+{{- define "airflow.decimalAbove" -}}
+{{- $a := splitList "." (index . 0) -}}
+{{- $b := splitList "." (index . 1) -}}
+{{- $aInt := regexReplaceAll "^0+" (first $a) "" -}}
+{{- $bInt := regexReplaceAll "^0+" (first $b) "" -}}
+{{- $aFrac := (rest $a | first) | default "" -}}
+{{- $bFrac := (rest $b | first) | default "" -}}
+{{- $width := max (len $aFrac) (len $bFrac) -}}
+{{- $aFrac = printf "%s%s" $aFrac (repeat (sub $width (len $aFrac) | int) "0") -}}
+{{- $bFrac = printf "%s%s" $bFrac (repeat (sub $width (len $bFrac) | int) "0") -}}
+{{- if ne (len $aInt) (len $bInt) -}}
+{{- if gt (len $aInt) (len $bInt) }}true{{ end -}}
+{{- else if ne $aInt $bInt -}}
+{{- if gt $aInt $bInt }}true{{ end -}}
+{{- else if gt $aFrac $bFrac }}true
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.quantityAbove: "true" when quantity A is above quantity B. Floats decide unless the two lie within float precision (1e-12): then, written in the same unit without an exponent, their digits decide exactly; otherwise they count as equal (100m and 0.1). Call with (list A B). */}}
+{{- define "airflow.quantityAbove" -}}
+{{- $a := index . 0 | toString -}}
+{{- $b := index . 1 | toString -}}
+{{- $fa := include "airflow.quantity" $a | float64 -}}
+{{- $fb := include "airflow.quantity" $b | float64 -}}
+{{- $unit := regexFind "[A-Za-z]+$" $a -}}
+{{- if gt $fa (mulf $fb 1.000000000001) }}true
+{{- else if and (ge $fa (mulf $fb 0.999999999999)) (eq $unit (regexFind "[A-Za-z]+$" $b)) -}}
+{{- $ma := trimSuffix $unit $a -}}
+{{- $mb := trimSuffix $unit $b -}}
+{{- if not (regexMatch "[eE]" (printf "%s%s" $ma $mb)) -}}
+{{- include "airflow.decimalAbove" (list $ma $mb) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* airflow.resources: a container's resources as YAML, after the API server's rules (a request at most its limit; extended resources and huge pages requested exactly as limited); call with (dict "key" VALUE_PATH "value" RESOURCES). */}}
 {{- define "airflow.resources" -}}
 {{- $limits := .value.limits | default dict -}}
 {{- range $name, $request := .value.requests | default dict -}}
 {{- $exact := or (contains "/" $name) (hasPrefix "hugepages-" $name) -}}
 {{- if hasKey $limits $name -}}
 {{- $limit := get $limits $name -}}
-{{- $r := include "airflow.quantity" $request | float64 -}}
-{{- $l := include "airflow.quantity" $limit | float64 -}}
-{{- if gt $r (mulf $l 1.000000000001) -}}
+{{- if include "airflow.quantityAbove" (list $request $limit) -}}
 {{- fail (printf "%s: requests.%s (%v) is above limits.%s (%v)" $.key $name $request $name $limit) -}}
-{{- else if and $exact (lt $r (mulf $l 0.999999999999)) -}}
+{{- else if and $exact (include "airflow.quantityAbove" (list $limit $request)) -}}
 {{- fail (printf "%s: requests.%s (%v) must equal limits.%s (%v): it cannot be overcommitted" $.key $name $request $name $limit) -}}
 {{- end -}}
 {{- else if $exact -}}

@@ -19,11 +19,11 @@ from typing import Any
 
 import yaml
 
-from chart_tools import CHART, ROOT
+from chart_tools import CHART
 from chart_tools.chart import formats, kube_schema
 
 SCHEMA_FILE = CHART / "values.schema.json"
-README_FILES = (CHART / "README.md", ROOT / "README.md")
+README = CHART / "README.md"  # holds the one values table; the root README links to it
 BEGIN, END = "<!-- values-table:begin -->", "<!-- values-table:end -->"
 
 _REF = re.compile(r'"#/definitions/([^"]+)"')
@@ -208,10 +208,10 @@ def with_table(readme: str, table: str) -> str:
 def expected_files() -> dict[Path, str]:
     """Every generated file and the content it should have."""
     values_text = (CHART / "values.yaml").read_text()
-    table = values_table(values_text)
-    files = {SCHEMA_FILE: json.dumps(build_schema(values_text), indent=2) + "\n"}
-    for readme in README_FILES:
-        files[readme] = with_table(readme.read_text(), table)
+    files = {
+        SCHEMA_FILE: json.dumps(build_schema(values_text), indent=2) + "\n",
+        README: with_table(README.read_text(), values_table(values_text)),
+    }
     from chart_tools.release import annotations  # renders the chart, whose values module imports this one
 
     files[CHART / "Chart.yaml"] = annotations.chart_yaml()
