@@ -76,6 +76,7 @@ class Airflow:
     """One logged-in user of the api-server at `base_url` (scheme, host and port)."""
 
     def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url
         config = client.Configuration(host=base_url, access_token=token(base_url, username, password))
         self._client = client.ApiClient(config)
         self.dags = client.DAGApi(self._client)

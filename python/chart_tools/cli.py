@@ -20,12 +20,21 @@ from chart_tools.release.helm import ReleaseError
 from chart_tools.toolchain import ToolchainError
 
 
-def _render_args(parser: argparse.ArgumentParser) -> None:
+def _helm_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+
+
+def _values_args(parser: argparse.ArgumentParser) -> None:
+    """Values files and the helm major: what every command that renders takes."""
     parser.add_argument(
         "-f", "--values", action="append", default=[], type=Path, help="values file (repeatable)"
     )
+    _helm_arg(parser)
+
+
+def _render_args(parser: argparse.ArgumentParser) -> None:
+    _values_args(parser)
     parser.add_argument("--set", action="append", default=[], dest="set_values", help="KEY=VALUE override")
-    parser.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
     parser.add_argument(
         "--kube-version", default=DEFAULT_KUBE_VERSION, help="Kubernetes version to render for"
     )
@@ -176,7 +185,7 @@ def _values_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_values_init)
     p = cmds.add_parser("check", help="check a values file against the chart's schema, then render it")
     p.add_argument("file", type=Path)
-    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    _helm_arg(p)
     p.set_defaults(func=cmd_values_check)
     p = cmds.add_parser("from-operator", help="convert the old operator's AirflowBase + AirflowCluster")
     p.add_argument("base", type=Path, help="AirflowBase resource (YAML)")
@@ -246,7 +255,7 @@ def _release_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--key", help="signing key name (a user id or part of it)")
     p.add_argument("--keyring", type=Path, help="secret keyring holding the key")
     p.add_argument("--passphrase-file", type=Path, help="file holding the key's passphrase")
-    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    _helm_arg(p)
     p.set_defaults(func=cmd_package)
     p = sub.add_parser("publish", help="add the package to an HTTP chart repository folder or push it to OCI")
     p.add_argument("--package", type=Path, help="the .tgz (default: dist/airflow-<Chart.yaml version>.tgz)")
@@ -256,7 +265,7 @@ def _release_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--url", help="the URL that folder is served at")
     p.add_argument("--oci", help="OCI registry path, oci://HOST[:PORT]/PATH")
     p.add_argument("--plain-http", action="store_true", help="talk to the registry over plain HTTP")
-    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
+    _helm_arg(p)
     p.set_defaults(func=cmd_publish)
 
 
@@ -270,16 +279,15 @@ def parser() -> argparse.ArgumentParser:
     _render_args(p)
     p.add_argument("--versions", nargs="+", default=list(KUBE_VERSIONS), help="Kubernetes schema versions")
     p.set_defaults(func=cmd_validate)
-    p = sub.add_parser("smoke", help="run the rendered Airflow locally and prove the example DAG runs")
-    p.add_argument("-f", "--values", action="append", default=[], type=Path, help="values file (repeatable)")
-    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
-    p.add_argument("--keep", action="store_true", help="keep the run folder (logs, pod files) after success")
-    p.set_defaults(func=cmd_smoke)
-    p = sub.add_parser("up", help="run the rendered Airflow locally and keep it running until Ctrl-C")
-    p.add_argument("-f", "--values", action="append", default=[], type=Path, help="values file (repeatable)")
-    p.add_argument("--helm", type=int, choices=(3, 4), default=3, help="helm major version (default 3)")
-    p.add_argument("--keep", action="store_true", help="keep the run folder (logs, pod files) after stopping")
-    p.set_defaults(func=cmd_up)
+    for name, func, what, after in (
+        ("smoke", cmd_smoke, "prove the example DAG runs", "success"),
+        ("up", cmd_up, "keep it running until Ctrl-C", "stopping"),
+    ):
+        p = sub.add_parser(name, help=f"run the rendered Airflow locally and {what}")
+        _values_args(p)
+        keep = f"keep the run folder (logs, pod files) after {after}"
+        p.add_argument("--keep", action="store_true", help=keep)
+        p.set_defaults(func=func)
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
     _values_parser(sub)

@@ -32,6 +32,7 @@ pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready"), pyt
 START_DEADLINE = 600.0  # render, migrate, start and health on a loaded two-core machine
 RUN_DEADLINE = 420.0
 STOP_DEADLINE = 180.0
+UP = [sys.executable, "-m", "chart_tools.cli", "up"]
 BROWSER = "/usr/bin/chromium"  # Debian's; Playwright's own download cannot work here
 
 
@@ -71,9 +72,7 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     env = {**os.environ, "CHART_TOOLS_UP_DIR": str(folder / "state")}
     out, err = folder / "stdout", folder / "stderr"
     with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "chart_tools.cli", "up"], stdout=stdout, stderr=stderr, text=True, env=env
-        )
+        process = subprocess.Popen(UP, stdout=stdout, stderr=stderr, text=True, env=env)
     try:
         banner = _wait_for_banner(process, out, err)
         details_path = folder / "state" / "up.json"
@@ -141,13 +140,7 @@ def test_the_logs_are_where_the_banner_says(up: Running):
 
 
 def test_a_second_up_says_one_is_running(up: Running):
-    done = subprocess.run(
-        [sys.executable, "-m", "chart_tools.cli", "up"],
-        capture_output=True,
-        text=True,
-        env=up.env,
-        timeout=120,
-    )
+    done = subprocess.run(UP, capture_output=True, text=True, env=up.env, timeout=120)
     assert done.returncode == 2
     assert f"already running (pid {up.process.pid}): UI {up.details['url']}" in done.stderr
     assert "Traceback" not in done.stderr

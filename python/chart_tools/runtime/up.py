@@ -92,7 +92,7 @@ class Up(Smoke):
 
     def use(self, api: Airflow, plan: RunPlan, objects: list[Manifest]) -> None:
         self.phase("healthy", lambda: self._wait_healthy(api))
-        access = self.access(plan, objects)
+        access = self.access(api, plan, objects)
         write_private(self.details, json.dumps(access, indent=2) + "\n")
         print(banner(access, self.details), flush=True)
         self._serve()
@@ -110,12 +110,12 @@ class Up(Smoke):
         except StepError as err:
             raise StepError("healthy", f"{err}; last report {last}") from None
 
-    def access(self, plan: RunPlan, objects: list[Manifest]) -> dict[str, Any]:
+    def access(self, api: Airflow, plan: RunPlan, objects: list[Manifest]) -> dict[str, Any]:
         """What a person needs to use the stack (also written to the details file)."""
         user, password = admin_credentials(plan)
         access: dict[str, Any] = {
             "pid": os.getpid(),
-            "url": service_url(plan, objects, "api-server"),
+            "url": api.base_url,
             "username": user,
             "password": password,
             "container_logs": str(self.runner.logs),
