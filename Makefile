@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: setup setup-runtime test lint docs render validate smoke up bench package clean
+.PHONY: setup setup-runtime test lint docs render validate smoke up scale bench package clean
 
 setup: $(STAMP)
 	@$(BIN)/python -m chart_tools.toolchain
@@ -44,7 +44,7 @@ lint: setup
 	@$(BIN)/ruff format --check python tests dags
 
 test: lint setup-runtime
-	@$(BIN)/pytest -n 2 --dist loadgroup -q
+	@$(BIN)/pytest -n 2 --dist loadgroup -q --durations=15
 
 # The main job: the chart's rendered Airflow running for real on this machine.
 smoke: setup-runtime
@@ -63,6 +63,12 @@ render: setup
 
 validate: setup
 	@$(BIN)/chart-tools validate --helm 3 && $(BIN)/chart-tools validate --helm 4
+
+# A scale curve on the local runtime: CSV, PNG plots and a Markdown summary in scale-results/.
+# make scale [DAGS=10,100,500]: one point per number of DAG files.
+DAGS ?= 10,100,500
+scale: setup-runtime
+	@$(BIN)/chart-tools scale --dags $(DAGS) --out scale-results
 
 bench: setup-runtime
 	@$(BIN)/python -m chart_tools.bench

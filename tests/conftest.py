@@ -14,7 +14,7 @@ from chart_tools.chart.render import Manifest, render
 from chart_tools.runtime.kubeapi import StandInKubeAPI
 from chart_tools.toolchain import HELM_WHEELS, helm_path
 
-pytest_plugins = ["tests.fuzz.outcomes"]
+pytest_plugins = ["tests.fuzz.outcomes", "tests.runtime.recovery"]
 
 HELM_MAJORS = tuple(HELM_WHEELS)
 # Every ci/ scenario and every ready-made profile users start from.

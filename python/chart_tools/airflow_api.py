@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -20,7 +21,12 @@ from airflow_client import client
 from airflow_client.client.exceptions import ApiException
 from pydantic import ValidationError
 
-REQUEST_TIMEOUT = 30.0  # seconds per call: a loaded two-core machine answers slowly, never this slowly
+REQUEST_TIMEOUT = 30.0  # seconds per attempt
+# Seconds a read keeps being retried while the api-server does not answer in time, refuses
+# connections or answers 502-504: a loaded two-core machine or a restarting api-server.
+PATIENCE = 240.0
+RETRY_PAUSE = 2.0
+TRANSIENT_STATUS = (502, 503, 504)
 FINISHED = ("success", "failed")
 # What the example DAG's tasks print (dags/tutorial.py), {ds} being the run's date: a task's log
 # read through the API must show it. Any other task's log must at least be readable.
@@ -84,15 +90,27 @@ class Airflow:
         self.tasks = client.TaskInstanceApi(self._client)
         self.monitor = client.MonitorApi(self._client)
 
-    def _call(self, step: str, call: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """One client call; an HTTP error or an answer the client cannot read becomes one line."""
-        try:
-            return call(*args, **kwargs, _request_timeout=REQUEST_TIMEOUT)
-        except ApiException as err:
-            message = f"{err.status} {err.reason}: {(err.body or '')[:300]}"
-            raise AirflowCheckError(step, message, err.status) from None
-        except (urllib3.exceptions.HTTPError, ValidationError) as err:
-            raise AirflowCheckError(step, " ".join(str(err).split())[:300]) from None
+    def _call(self, step: str, call: Callable[..., T], *args: Any, retry: bool = True, **kwargs: Any) -> T:
+        """One client call, retried for PATIENCE seconds on timeouts, refused connections and
+        502-504 when `retry` (calls that change nothing twice); a final HTTP error or an answer
+        the client cannot read becomes one line."""
+        deadline = time.monotonic() + PATIENCE
+        while True:
+            try:
+                return call(*args, **kwargs, _request_timeout=REQUEST_TIMEOUT)
+            except ApiException as err:
+                if retry and err.status in TRANSIENT_STATUS and time.monotonic() < deadline:
+                    time.sleep(RETRY_PAUSE)
+                    continue
+                message = f"{err.status} {err.reason}: {(err.body or '')[:300]}"
+                raise AirflowCheckError(step, message, err.status) from None
+            except urllib3.exceptions.HTTPError as err:
+                if retry and time.monotonic() < deadline:
+                    time.sleep(RETRY_PAUSE)
+                    continue
+                raise AirflowCheckError(step, " ".join(str(err).split())[:300]) from None
+            except ValidationError as err:
+                raise AirflowCheckError(step, " ".join(str(err).split())[:300]) from None
 
     def health(self) -> dict[str, str]:
         """Each component's status as /api/v2/monitor/health reports it ("healthy" or not)."""
@@ -108,14 +126,35 @@ class Airflow:
             raise
         return True
 
-    def trigger(self, dag_id: str) -> client.DAGRunResponse:
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> client.DAGRunResponse:
         """Unpause the DAG and start a run dated now (the tutorial's templates need a date)."""
         self._call("unpause", self.dags.patch_dag, dag_id, client.DAGPatchBody(is_paused=False))
-        body = client.TriggerDAGRunPostBody(logical_date=dt.datetime.now(dt.UTC))
-        return self._call("trigger", self.runs.trigger_dag_run, dag_id, body)
+        body = client.TriggerDAGRunPostBody(logical_date=dt.datetime.now(dt.UTC), conf=conf or {})
+        return self._call("trigger", self.runs.trigger_dag_run, dag_id, body, retry=False)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        return self._call("run", self.runs.get_dag_run, dag_id, run_id).state.value
+        return self.dag_run(dag_id, run_id).state.value
+
+    def dag_run(self, dag_id: str, run_id: str) -> client.DAGRunResponse:
+        return self._call("run", self.runs.get_dag_run, dag_id, run_id)
+
+    def dag_ids(self, pattern: str) -> set[str]:
+        """Ids of the parsed DAGs whose id contains `pattern` (case-insensitive)."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            page = self._call(
+                "dags",
+                self.dags.get_dags,
+                limit=100,
+                offset=offset,
+                dag_id_pattern=pattern,
+                order_by=["dag_id"],
+            )
+            ids |= {d.dag_id for d in page.dags}
+            offset += len(page.dags)
+            if not page.dags or offset >= page.total_entries:
+                return ids
 
     def task_instances(self, dag_id: str, run_id: str) -> list[client.TaskInstanceResponse]:
         return self._call("tasks", self.tasks.get_task_instances, dag_id, run_id).task_instances

@@ -1,11 +1,17 @@
-"""`make bench`: render cost of the chart against helm's own floor, measured side by side.
+"""`make bench`: everything we measure, side by side in one run.
 
-The machine is shared and noisy, so absolute times mean little: each helm major renders our chart
-and a trivial one-ConfigMap chart alternately, and we report both medians and their ratio.
+- render cost against helm's own floor: each helm major renders our chart and a trivial
+  one-ConfigMap chart alternately (the machine is shared and noisy: ratios, not absolute times),
+  for the default values and for every profile (worst and median ratio);
+- the render tier's and the fuzzer's wall time;
+- the smoke's time to its first successful DAG run, with the median of each phase;
+- the default install's footprint (sum of requests) and the measurements behind it;
+- a small scale point.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -13,11 +19,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from chart_tools import CHART, ROOT
+from chart_tools import CHART, ROOT, scenarios
 from chart_tools.chart.render import DEFAULT_KUBE_VERSION
 from chart_tools.toolchain import helm_path, helm_version
 
 RUNS = 15
+PROFILE_RUNS = 5  # per profile and helm major: twenty profiles make it a few minutes
 TEST_RUNS = 3
 FUZZ_RUNS = 1  # a few minutes per run: one run shows whether it stays bounded
 SMOKE_RUNS = 3
@@ -43,22 +50,37 @@ def wall_time(cmd: list[str], cwd: Path | None = None) -> float:
     return time.perf_counter() - start
 
 
-def bench_helm(major: int, trivial: Path) -> None:
-    helm = str(helm_path(major))
-    version = helm_version(helm).split("+")[0]
+def render_ratio(helm: str, trivial: Path, values: list[Path], runs: int) -> tuple[float, float, float]:
+    """(our median, floor median, ratio) of `runs` alternated renders, so that drift in machine
+    load hits both series alike."""
 
-    def template(chart: Path) -> list[str]:
-        return [helm, "template", "bench", str(chart), "--kube-version", DEFAULT_KUBE_VERSION]
+    def template(chart: Path, files: list[Path]) -> list[str]:
+        flags = [arg for f in files for arg in ("-f", str(f))]
+        return [helm, "template", "bench", str(chart), "--kube-version", DEFAULT_KUBE_VERSION, *flags]
 
     ours: list[float] = []
     floor: list[float] = []
-    for _ in range(RUNS):  # alternate, so drift in machine load hits both series alike
-        ours.append(wall_time(template(CHART)))
-        floor.append(wall_time(template(trivial)))
+    for _ in range(runs):
+        ours.append(wall_time(template(CHART, values)))
+        floor.append(wall_time(template(trivial, [])))
     ours_median, floor_median = statistics.median(ours), statistics.median(floor)
-    print(f"helm {version}: default values render, median of {RUNS}: {ours_median:.3f} s")
-    print(f"helm {version}: trivial chart render, median of {RUNS}: {floor_median:.3f} s")
-    print(f"helm {version}: default / trivial ratio: {ours_median / floor_median:.2f}x")
+    return ours_median, floor_median, ours_median / floor_median
+
+
+def bench_helm(major: int, trivial: Path) -> None:
+    helm = str(helm_path(major))
+    version = helm_version(helm).split("+")[0]
+    ours, floor, ratio = render_ratio(helm, trivial, [], RUNS)
+    print(f"helm {version}: default values render, median of {RUNS}: {ours:.3f} s")
+    print(f"helm {version}: trivial chart render, median of {RUNS}: {floor:.3f} s")
+    print(f"helm {version}: default / trivial ratio: {ratio:.2f}x")
+    ratios = {p: render_ratio(helm, trivial, [p], PROFILE_RUNS)[2] for p in scenarios()}
+    worst = max(ratios, key=ratios.__getitem__)
+    median = statistics.median(ratios.values())
+    print(
+        f"helm {version}: every profile ({len(ratios)}, median of {PROFILE_RUNS} each) / trivial: "
+        f"median {median:.2f}x, worst {ratios[worst]:.2f}x ({worst.relative_to(ROOT)})"
+    )
 
 
 def bench_tests(folder: str, what: str, runs: int) -> None:
@@ -68,19 +90,47 @@ def bench_tests(folder: str, what: str, runs: int) -> None:
 
 
 def bench_smoke() -> None:
-    """Time from nothing (fresh services) to the first successful DAG run, probes excluded."""
-    from chart_tools.runtime.smoke import DEFAULT_PROFILE, Smoke
+    """Time from nothing (fresh services) to the first successful DAG run, and where it goes."""
+    from chart_tools.runtime.smoke import DEFAULT_PROFILE, FIRST_SUCCESS_PHASES, Smoke
 
-    times = []
+    results = []
     for _ in range(SMOKE_RUNS):
         smoke = Smoke([DEFAULT_PROFILE])
         result = smoke.run()
         smoke.cleanup(keep=False)
         if not result.ok:
             raise SystemExit(f"bench: smoke failed: {result.failure}")
-        times.append(sum(t for phase, t in result.phases.items() if phase != "probes"))
+        results.append(result)
+    median = statistics.median(r.time_to_success() for r in results)
+    print(f"smoke, time to first successful DAG run, median of {SMOKE_RUNS}: {median:.1f} s")
+    phases = [f"{p} {statistics.median(r.phases[p] for r in results):.1f} s" for p in FIRST_SUCCESS_PHASES]
+    migration = statistics.median(r.migration for r in results)
+    print(f"smoke phases (medians): {', '.join(phases)}; the migration Job took {migration:.1f} s of start")
+    cpu = statistics.median(sum(u.cpu_seconds for u in r.usage.values()) for r in results)
+    print(f"smoke, CPU seconds of every container together (median): {cpu:.0f} s on {os.cpu_count()} cores")
+
+
+def bench_footprint() -> None:
+    from chart_tools.chart.footprint import footprint
+    from chart_tools.chart.render import render
+
+    print(f"default install footprint (sum of requests, CeleryExecutor): {footprint(render([]))}")
+
+
+def bench_scale() -> None:
+    from chart_tools.scale.point import Size, measure
+
+    size = Size(dags=20, tasks=10, giant=200, runs=2)
+    start = time.perf_counter()
+    point = measure(size, [])
+    if point.failure:
+        raise SystemExit(f"bench: scale point failed: {point.failure}")
+    row = point.row()
     print(
-        f"smoke, time to first successful DAG run, median of {SMOKE_RUNS}: {statistics.median(times):.1f} s"
+        f"scale point {size.dags} DAGs x {size.tasks} tasks + giant {size.giant}, {size.runs} runs: "
+        f"{time.perf_counter() - start:.0f} s in all; propagation max {row['propagation_max_s']} s, "
+        f"parse cycle {row['parse_cycle_s']} s, {row['tasks_per_minute']} tasks/min, "
+        f"DB peak {row['db_peak_connections']} connections"
     )
 
 
@@ -91,7 +141,9 @@ def main() -> int:
             bench_helm(major, trivial)
     bench_tests("tests/render", "render-tier tests", TEST_RUNS)
     bench_tests("tests/fuzz", "values fuzzing", FUZZ_RUNS)
+    bench_footprint()
     bench_smoke()
+    bench_scale()
     return 0
 
 

@@ -113,6 +113,46 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _counts(text: str) -> list[int]:
+    """`10,100,500` -> [10, 100, 500]: positive whole numbers."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from None
+    if any(c < 1 for c in counts):
+        raise argparse.ArgumentTypeError(f"every number must be at least 1, got {text!r}")
+    return counts
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    from chart_tools.scale.point import Size, measure
+    from chart_tools.scale.report import write_all
+
+    _check_files(args.values)
+    for option, value, least in (
+        ("--tasks", args.tasks, 2),
+        ("--giant", args.giant, 0),
+        ("--runs", args.runs, 1),
+    ):
+        if value < least:
+            raise UserError(f"{option} must be at least {least}, got {value}")
+    _stop_on_signals()
+    points = []
+    for n in args.dags:
+        size = Size(dags=n, tasks=args.tasks, giant=args.giant, runs=args.runs)
+        print(
+            f"scale: point {n} DAGs x {args.tasks} tasks, giant {args.giant}, {args.runs} runs",
+            file=sys.stderr,
+        )
+        points.append(measure(size, args.values, args.helm))
+        if points[-1].failure:
+            print(f"scale: point {n} FAILED at {points[-1].failure}", file=sys.stderr)
+    for path in write_all(args.out, points):
+        print(f"scale: wrote {path}")
+    print((args.out / "scale.md").read_text())
+    return 1 if any(p.failure for p in points) else 0
+
+
 def _write_new(path: Path, text: str, force: bool) -> None:
     """Write a file the user asked for, never over one they have unless told to."""
     if path.exists() and not force:
@@ -288,6 +328,22 @@ def parser() -> argparse.ArgumentParser:
         keep = f"keep the run folder (logs, pod files) after {after}"
         p.add_argument("--keep", action="store_true", help=keep)
         p.set_defaults(func=func)
+    p = sub.add_parser(
+        "scale", help="run generated DAGs on the local runtime and measure (CSV, PNG, Markdown)"
+    )
+    _values_args(p)
+    p.add_argument(
+        "--dags", type=_counts, default=[20], help="DAG files, or a curve: 10,100,500 (default 20)"
+    )
+    p.add_argument("--tasks", type=int, default=10, help="tasks per DAG (default 10)")
+    p.add_argument(
+        "--giant", type=int, default=200, help="tasks of the one giant DAG, 0 for none (default 200)"
+    )
+    p.add_argument("--runs", type=int, default=2, help="DAGs run together per point (default 2)")
+    p.add_argument(
+        "--out", type=Path, default=Path("scale-results"), help="output folder (default scale-results)"
+    )
+    p.set_defaults(func=cmd_scale)
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
     _values_parser(sub)

@@ -371,6 +371,9 @@ NULLABLE = {
     "cluster.config.logging",
     "cluster.config.api",
     "cluster.config.celery",
+    "cluster.config.scheduler",
+    "cluster.config.dag_processor",
+    "cluster.config.workers",
 }  # fmt: skip  (airflow.cfg sections: a null drops the section)
 
 

@@ -17,7 +17,7 @@ from chart_tools.chart.validate import validate
 from chart_tools.runtime.plan import build_plan
 from chart_tools.runtime.processes import Runner, process_env
 from chart_tools.runtime.services import services
-from chart_tools.runtime.smoke import provide_dags, runtime_values
+from chart_tools.runtime.smoke import DAGS, provide_dags, runtime_values
 
 pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
 DAG_IDS = ("tutorial", "executor_config_example")
@@ -35,7 +35,7 @@ def task_pods(tmp_path_factory):
         for migrate in plan.migration.init:  # the schema, as the migration Job leaves it
             runner.run_to_completion(migrate, timeout=300)
         scheduler = plan.pod("scheduler")
-        provide_dags(plan)
+        provide_dags(plan, sorted(DAGS.glob("*.py")))
         process = scheduler.main[0]
         out = run_dir / "out"
         for dag_id in DAG_IDS:

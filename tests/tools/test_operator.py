@@ -116,9 +116,11 @@ def test_postgres_base_and_celery_cluster(tmp_path, helm_major):
         "resources": resources("cluster.workers.resources", {"memory": "4Gi"}, {"memory": "4Gi"}),
     }
     assert cluster["apiServer"]["replicas"] == 2
+    # a request above the chart's default limit (1Gi) raises the limit with it, with a warning
     assert cluster["apiServer"]["resources"] == resources(
-        "cluster.apiServer.resources", {"memory": "1500Mi"}, {}
+        "cluster.apiServer.resources", {"memory": "1500Mi"}, {"memory": "1500Mi"}
     )
+    assert_warned(conv, "limits.memory 1Gi is raised to the request 1500Mi")
     assert cluster["flower"]["enabled"] is True
     assert cluster["flower"]["resources"] == resources("cluster.flower.resources", {"cpu": "100m"}, {})
     assert cluster["dags"] == {

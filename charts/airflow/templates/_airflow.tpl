@@ -134,7 +134,7 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
   env:
     {{- include "airflow.env" . | nindent 4 }}
   resources:
-    {{- include "airflow.resources" (dict "key" "cluster.migrations.resources" "value" .Values.cluster.migrations.resources) | nindent 4 }}
+    {{- include "airflow.resources" (dict "key" "cluster.migrations.waitResources" "value" .Values.cluster.migrations.waitResources) | nindent 4 }}
   securityContext:
     {{- include "airflow.containerSecurityContext" . | nindent 4 }}
   volumeMounts:

@@ -205,24 +205,37 @@ def with_table(readme: str, table: str) -> str:
     return readme[:start] + "\n" + table + "\n" + readme[end:]
 
 
-def expected_files() -> dict[Path, str]:
-    """Every generated file and the content it should have."""
+def values_files() -> dict[Path, str]:
+    """The files generated from values.yaml alone: the schema and the chart README's table."""
     values_text = (CHART / "values.yaml").read_text()
-    files = {
+    return {
         SCHEMA_FILE: json.dumps(build_schema(values_text), indent=2) + "\n",
         README: with_table(README.read_text(), values_table(values_text)),
     }
+
+
+def chart_yaml() -> dict[Path, str]:
+    """Chart.yaml with its annotations, which come from a render (so from the schema on disk)."""
     from chart_tools.release import annotations  # renders the chart, whose values module imports this one
 
-    files[CHART / "Chart.yaml"] = annotations.chart_yaml()
-    return files
+    return {CHART / "Chart.yaml": annotations.chart_yaml()}
 
 
-def write() -> list[Path]:
-    """Regenerate the files; return those that changed."""
+def expected_files() -> dict[Path, str]:
+    """Every generated file and the content it should have."""
+    return {**values_files(), **chart_yaml()}
+
+
+def _write(files: dict[Path, str]) -> list[Path]:
     changed = []
-    for path, content in expected_files().items():
+    for path, content in files.items():
         if not path.exists() or path.read_text() != content:
             path.write_text(content)
             changed.append(path)
     return changed
+
+
+def write() -> list[Path]:
+    """Regenerate the files; return those that changed. The schema is written before Chart.yaml's
+    annotations are rendered: a new value must pass the new schema."""
+    return _write(values_files()) + _write(chart_yaml())

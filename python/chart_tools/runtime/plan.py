@@ -74,6 +74,8 @@ class Process:
     mounts: dict[str, Path]  # container mount path -> local folder or file holding its content
     ports: dict[str, int] = field(default_factory=dict)  # container port name or number -> local port
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grace: int = 30  # the pod's terminationGracePeriodSeconds (Kubernetes' default: 30)
+    nice: int = 0  # CPU priority: the runtime lets the first DAG run's path go first on few cores
 
     @property
     def name(self) -> str:
@@ -91,6 +93,8 @@ class PodPlan:
     init: list[Process]
     main: list[Process]
     token: bool  # the pod mounts a service-account token (may call the Kubernetes API)
+    restart_policy: str = "Always"
+    backoff_limit: int = 6  # a Job's failures allowed before it fails (Kubernetes' default: 6)
 
 
 @dataclass
@@ -467,7 +471,8 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         }
         local_path(root, "/home/airflow").mkdir(parents=True, exist_ok=True)
         env = {**env, **overrides, **port_env}
-        return Process(name, container["name"], argv, env, root, options, mounts, ports, probes)
+        grace = spec.get("terminationGracePeriodSeconds", 30)
+        return Process(name, container["name"], argv, env, root, options, mounts, ports, probes, grace)
 
     return PodPlan(
         name=name,
@@ -477,6 +482,8 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         init=[process(c) for c in spec.get("initContainers") or []],
         main=[process(c) for c in spec["containers"]],
         token=spec.get("automountServiceAccountToken", True),
+        restart_policy=spec.get("restartPolicy", "Always"),
+        backoff_limit=obj["spec"].get("backoffLimit", 6),
     )
 
 

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Debian package -> the binary the tests run from it (git: the git-sync stand-in; prometheus:
@@ -51,6 +51,8 @@ class Endpoint:
     user: str = ""
     password: str = ""
     database: str = ""
+    # Restart the server in place (same port, same data), for fault tests; None: not supported.
+    restart: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
 
 def free_port() -> int:
@@ -133,7 +135,15 @@ def local_postgres() -> Iterator[Endpoint]:
             [*psql, "-c", admin, "-c", role, "-c", "CREATE DATABASE airflow OWNER airflow"],
             "creating the airflow database",
         )
-        yield Endpoint("127.0.0.1", port, "airflow", POSTGRES_PASSWORD, "airflow")
+        restart = [*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-m", "fast", "-w", "restart"]
+        yield Endpoint(
+            "127.0.0.1",
+            port,
+            "airflow",
+            POSTGRES_PASSWORD,
+            "airflow",
+            lambda: _run(restart, "pg_ctl restart"),
+        )
     finally:
         subprocess.run([*pg_ctl, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(data, ignore_errors=True)
@@ -141,36 +151,58 @@ def local_postgres() -> Iterator[Endpoint]:
 
 @contextlib.contextmanager
 def local_redis(workdir: Path) -> Iterator[Endpoint]:
-    """A throwaway redis-server on a free port, no persistence."""
+    """A throwaway redis-server on a free port, no persistence: a restart loses what it held."""
     port = free_port()
     folder = workdir / "redis"
     folder.mkdir(parents=True)
-    with open(folder / "server.log", "wb") as log:
-        args = [
-            "--requirepass",
-            REDIS_PASSWORD,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-        ]
-        proc = subprocess.Popen(
-            [_server_bin("redis-server"), *args],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
+    args = [
+        "--requirepass",
+        REDIS_PASSWORD,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(folder),
+    ]
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        with open(folder / "server.log", "ab") as log:
+            procs.append(
+                subprocess.Popen([_server_bin("redis-server"), *args], stdout=log, stderr=subprocess.STDOUT)
+            )
         _wait_for_port(port, "redis-server")
-        yield Endpoint("127.0.0.1", port, password=REDIS_PASSWORD)
+
+    def restart() -> None:
+        procs[-1].terminate()
+        procs[-1].wait(timeout=10)
+        start()
+
+    try:
+        start()
+        yield Endpoint("127.0.0.1", port, password=REDIS_PASSWORD, restart=restart)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        procs[-1].terminate()
+        procs[-1].wait(timeout=10)
+
+
+def query(pg: Endpoint, sql: str) -> list[list[str]]:
+    """Rows of a query on the endpoint's database, as its own user, through psql."""
+    cmd = [_server_bin("psql"), "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", pg.database]
+    done = subprocess.run(
+        [*cmd, "-At", "-F", "\t", "-c", sql],
+        env={**os.environ, "PGPASSWORD": pg.password},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        raise ServiceError(f"psql failed ({done.returncode}): {done.stderr.strip()[-400:]}")
+    return [line.split("\t") for line in done.stdout.splitlines()]
 
 
 def docker_available() -> bool:

@@ -28,7 +28,6 @@ from chart_tools.chart.render import RELEASE, Manifest, RenderError, render
 from chart_tools.runtime.kubeapi import StandInKubeAPI
 from chart_tools.runtime.plan import (
     IMAGE_AIRFLOW_HOME,
-    PodPlan,
     Process,
     RunPlan,
     RunPlanError,
@@ -38,13 +37,22 @@ from chart_tools.runtime.plan import (
 )
 from chart_tools.runtime.processes import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
 from chart_tools.runtime.services import POSTGRES_ADMIN_PASSWORD, Endpoint, ServiceError, services
+from chart_tools.runtime.usage import ContainerUsage, UsageSampler
 
 DAGS = ROOT / "dags"
 DEFAULT_PROFILE = ROOT / "values" / "celery-executor.yaml"
 DB_SECRET = "chart-tools-smoke-db"
 DB_ADMIN_SECRET = "chart-tools-smoke-db-admin"
 REDIS_SECRET = "chart-tools-smoke-redis"
-TIMEOUTS = {"migrate": 300.0, "start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
+# Deadlines on a quiet two-core machine, in seconds. The start phase measures how busy the machine
+# is today: when it took longer than QUIET_START_SECONDS, the later deadlines grow by that factor.
+TIMEOUTS = {"start": 300.0, "ready": 240.0, "parse": 240.0, "run": 420.0}
+QUIET_START_SECONDS = 30.0
+# Components a DAG run does not wait for start at a lower CPU priority, and so do the init
+# containers, which only wait for the migration: on two cores the first run's path goes first.
+OFF_PATH = ("triggerer", "flower")
+OFF_PATH_NICE = 10
+FIRST_SUCCESS_PHASES = ("render", "plan", "start", "ready", "parse", "run")
 
 
 @dataclass
@@ -57,16 +65,29 @@ class SmokeResult:
     tasks: dict[str, str] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
     logs: dict[str, int] = field(default_factory=dict)  # task -> log lines read through the API
+    restarts: dict[str, list[str]] = field(default_factory=dict)  # container -> why it restarted
+    usage: dict[str, ContainerUsage] = field(default_factory=dict)  # container -> peak memory, CPU
+    migration: float = 0.0  # seconds from the start until the migration Job finished
     failure: str = ""
+
+    def time_to_success(self) -> float:
+        """Seconds from rendering to the first successful DAG run."""
+        return sum(self.phases.get(name, 0.0) for name in FIRST_SUCCESS_PHASES)
 
     def report(self) -> str:
         lines = [f"workloads started: {', '.join(self.workloads) or 'none'}"]
         lines += [f"phase {name}: {seconds:.1f} s" for name, seconds in self.phases.items()]
+        if self.migration:
+            lines.append(f"migration Job finished {self.migration:.1f} s into the start phase")
         if self.run_id:
             lines.append(f"DAG run: {self.run_id}")
         for task, state in self.tasks.items():
             read = f", log read through the API ({self.logs[task]} lines)" if task in self.logs else ""
             lines.append(f"  task {task}: {state}{read}")
+        for container, reasons in self.restarts.items():
+            lines.append(f"restarts of {container}: {len(reasons)} ({'; '.join(reasons)})")
+        for container, used in sorted(self.usage.items()):
+            lines.append(f"used by {container}: {used}")
         lines.append("result: SUCCESS" if self.ok else f"result: FAILED at {self.failure}")
         return "\n".join(lines)
 
@@ -131,13 +152,14 @@ def _dags_mount(process: Process) -> str | None:
     return max(covering, key=len) if covering else None
 
 
-def provide_dags(plan: RunPlan) -> None:
-    """Put the example DAGs where the user's DAG source would have them. No pod mounting a volume
-    at its DAGs folder means DAG mode `image`: every pod's image holds them (as images/airflow-dags
-    builds it). Otherwise they go into the claim mounted there (one folder every pod shares); a
-    pod-local volume (the git modes' emptyDir) is left to the containers that fill it."""
+def dag_folders(plan: RunPlan) -> list[Path]:
+    """Where the user's DAG source puts DAG files, as local folders. No pod mounting a volume at
+    its DAGs folder means DAG mode `image`: every pod's image holds them (as images/airflow-dags
+    builds it). Otherwise the claim mounted there (one folder every pod shares); a pod-local
+    volume (the git modes' emptyDir) is left to the containers that fill it."""
     processes = [(pod, p) for pod in plan.workloads for p in pod.init + pod.main]
     image_mode = not any(_dags_mount(p) for _, p in processes)
+    folders: list[Path] = []
     for pod, process in processes:
         folder = _dags_folder(process)
         mount = _dags_mount(process)
@@ -147,8 +169,16 @@ def provide_dags(plan: RunPlan) -> None:
             target = process.mounts[mount] / Path(folder).relative_to(mount)
         else:
             continue
+        if target not in folders:
+            folders.append(target)
+    return folders
+
+
+def provide_dags(plan: RunPlan, dag_files: list[Path]) -> None:
+    """Put DAG files where the user's DAG source would have them."""
+    for target in dag_folders(plan):
         target.mkdir(parents=True, exist_ok=True)
-        for dag in DAGS.glob("*.py"):
+        for dag in dag_files:
             shutil.copy(dag, target / dag.name)
 
 
@@ -178,6 +208,21 @@ def service_url(plan: RunPlan, objects: list[Manifest], component: str) -> str:
     raise StepError(component, "the render has no Service for it")
 
 
+class Starter(threading.Thread):
+    """Starts one pod in the background; an error is kept for the main thread to raise."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.work = target
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except BaseException as err:  # raised in the main thread by the caller
+            self.error = err
+
+
 class Smoke:
     """One smoke run; `run()` never raises for a failed step: the result says what failed."""
 
@@ -194,10 +239,13 @@ class Smoke:
         shared: tuple[Endpoint, Endpoint] | None = None,
         release: str = RELEASE,
         external: dict[tuple[str, str], int] | None = None,
+        dag_files: list[Path] | None = None,
     ) -> None:
         """`base`: run as a cluster on that base release (the local PostgreSQL plays its server).
         `shared`: PostgreSQL and Redis to use instead of starting private ones. `external`: local
-        ports standing in for Services whose pods do not run here: (Service, port) -> port."""
+        ports standing in for Services whose pods do not run here: (Service, port) -> port.
+        `dag_files`: the DAG files users would deliver (default: the example DAGs)."""
+        self.dag_files = dag_files if dag_files is not None else sorted(DAGS.glob("*.py"))
         self.external = external or {}
         self.values_files = values_files
         self.release = release
@@ -209,9 +257,13 @@ class Smoke:
         self.on_started = on_started
         self.run_dir = Path(tempfile.mkdtemp(prefix=f"chart-tools-{self.command}-"))
         self.result = SmokeResult(ok=False, run_dir=self.run_dir)
-        self.runner = Runner(self.run_dir / "logs")
+        self.runner = Runner(self.run_dir / "logs", on_event=self.say)
         self.endpoints: list[Endpoint] = []
         self.ds = ""  # the triggered run's logical date, as templates print it
+        self.slowness = 1.0  # how much longer than on a quiet machine the deadlines are
+
+    def deadline(self, phase: str) -> float:
+        return TIMEOUTS[phase] * self.slowness
 
     def phase(self, name: str, func: Callable[[], Any]) -> Any:
         self.say(f"{name} ...")
@@ -230,10 +282,13 @@ class Smoke:
             with self._services() as (pg, redis):
                 self.endpoints = [pg, redis]
                 self.kube_api = StandInKubeAPI(self.run_dir / "kube-api")
+                sampler = UsageSampler(self.runner).start()
                 try:
                     self._run(pg, redis)
                     self.result.ok = True
                 finally:
+                    self.result.restarts = self.runner.restarts()
+                    self.result.usage = sampler.stop()
                     self.runner.stop_all()
                     self.kube_api.close()
         except (StepError, AirflowCheckError, RunPlanError, ServiceError, RenderError) as err:
@@ -253,15 +308,15 @@ class Smoke:
         if self.base:
             external[(f"{base_fullname(self.base)}-postgres", "5432")] = pg.port
         plan = self.plan = self.phase("plan", lambda: build_plan(objects, self.run_dir, external))
-        provide_dags(plan)
+        provide_dags(plan, self.dag_files)
         for pod in plan.workloads:
             if pod.token:  # in-cluster credentials become a kubeconfig for the stand-in API
                 for process in pod.init + pod.main:
                     process.env.update(self.kube_api.env())
-        self.phase(
-            "migrate", lambda: self.runner.start_pod_to_completion(plan.migration, TIMEOUTS["migrate"])
-        )
         self.phase("start", lambda: self._start(plan))
+        self.slowness = max(1.0, self.result.phases["start"] / QUIET_START_SECONDS)
+        if self.slowness > 1.5:
+            self.say(f"the machine is busy: later deadlines are {self.slowness:.1f}x longer")
         if self.on_started:
             self.on_started(self.runner)
         self.phase("ready", lambda: self._ready(plan))
@@ -284,22 +339,33 @@ class Smoke:
         return objects
 
     def _start(self, plan: RunPlan) -> None:
-        errors: list[BaseException] = []
+        """Everything at once, as `helm install` creates it: the migration Job and every workload,
+        whose init containers wait until the schema is current."""
+        begun = time.monotonic()
+        for pod in plan.workloads:
+            for process in pod.init if pod.name not in OFF_PATH else pod.init + pod.main:
+                process.nice = OFF_PATH_NICE
 
-        def start(pod: PodPlan) -> None:
-            try:
-                self.runner.start_pod(pod, TIMEOUTS["start"])
-            except BaseException as err:  # reported below, in the main thread
-                errors.append(err)
+        def migrate() -> None:
+            self.runner.start_pod_to_completion(plan.migration, TIMEOUTS["start"])
+            self.result.migration = time.monotonic() - begun
 
-        threads = [threading.Thread(target=start, args=(pod,), daemon=True) for pod in plan.workloads]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
+        threads = [self._thread(migrate)]
+        threads += [
+            self._thread(lambda pod=pod: self.runner.start_pod(pod, TIMEOUTS["start"]))
+            for pod in plan.workloads
+        ]
+        for thread in threads:  # the migration first: when it fails, nothing else can start
             thread.join()
-        if errors:
-            raise errors[0]
+            if thread.error:
+                raise thread.error
         self.result.workloads = [p.name for p in plan.workloads]
+
+    @staticmethod
+    def _thread(target: Callable[[], None]) -> Starter:
+        thread = Starter(target)
+        thread.start()
+        return thread
 
     def _ready(self, plan: RunPlan) -> None:
         """Every container with an HTTP readiness or startup probe answers it."""
@@ -309,14 +375,17 @@ class Smoke:
                 if probe and "httpGet" in probe:
                     url = probe_url(process, probe["httpGet"])
                     wait_until(
-                        f"{process.name} ready", lambda url=url: http_ok(url), TIMEOUTS["ready"], self.runner
+                        f"{process.name} ready",
+                        lambda url=url: http_ok(url),
+                        self.deadline("ready"),
+                        self.runner,
                     )
 
     def _wait_parsed(self, api: Airflow) -> None:
         wait_until(
             f"DAG {self.dag_id} parsed",
             lambda: api.dag_parsed(self.dag_id),
-            TIMEOUTS["parse"],
+            self.deadline("parse"),
             self.runner,
             2,
         )
@@ -334,7 +403,7 @@ class Smoke:
                 state.update(value=current, since=time.monotonic())
             return current in FINISHED
 
-        wait_until(f"DAG run {self.result.run_id}", finished, TIMEOUTS["run"], self.runner, interval=2)
+        wait_until(f"DAG run {self.result.run_id}", finished, self.deadline("run"), self.runner, interval=2)
         tasks = api.task_instances(self.dag_id, self.result.run_id)
         self.result.tasks = {t.task_id: t.state.value if t.state else "none" for t in tasks}
         self.result.tries = {t.task_id: t.try_number for t in tasks}

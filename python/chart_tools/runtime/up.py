@@ -23,7 +23,7 @@ from chart_tools.airflow_api import Airflow
 from chart_tools.chart.render import Manifest
 from chart_tools.runtime.plan import RunPlan, RunPlanError
 from chart_tools.runtime.processes import StepError, wait_until
-from chart_tools.runtime.smoke import TIMEOUTS, Smoke, admin_credentials, service_url
+from chart_tools.runtime.smoke import Smoke, admin_credentials, service_url
 
 # Where a running `up` keeps its lock and details; a test or a second checkout may point it elsewhere.
 STATE_DIR = Path(os.environ.get("CHART_TOOLS_UP_DIR", ROOT / ".up"))
@@ -106,7 +106,7 @@ class Up(Smoke):
             return "scheduler" in last and set(last.values()) == {"healthy"}
 
         try:
-            wait_until("Airflow healthy", healthy, TIMEOUTS["ready"], self.runner, interval=2)
+            wait_until("Airflow healthy", healthy, self.deadline("ready"), self.runner, interval=2)
         except StepError as err:
             raise StepError("healthy", f"{err}; last report {last}") from None
 
@@ -128,7 +128,8 @@ class Up(Smoke):
         return access
 
     def _serve(self) -> None:
-        """Keep running until Ctrl-C or SIGTERM; a process that exits ends the run (reported)."""
+        """Keep running until Ctrl-C or SIGTERM; exited containers are restarted (said on stderr),
+        one that keeps exiting ends the run (reported)."""
         try:
             while True:
                 self.runner.check_alive()

@@ -1,0 +1,1 @@
+"""The scale tier: generated DAGs run on the local runtime, measured (`chart-tools scale`)."""
