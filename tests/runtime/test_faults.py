@@ -70,7 +70,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 class Run:
     """One run of the `faults` DAG and its ledger."""
 
-    def __init__(self, stack: Stack, ledger: Path, hold: int = 20) -> None:
+    def __init__(self, stack: Stack, ledger: Path, hold: int = 12) -> None:
         self.stack, self.ledger = stack, ledger
         ledger.touch()
         self.run_id = stack.api.trigger("faults", {"ledger": str(ledger), "hold": hold}).dag_run_id
@@ -167,7 +167,7 @@ def test_a_worker_killed_mid_task_loses_nothing(stack, tmp_path, report):
 def test_a_worker_sent_sigterm_finishes_its_task_first(stack, tmp_path, report):
     """SIGTERM (a rollout, a drain): DUMB_INIT_SETSID=0 passes it to Celery only, whose warm
     shutdown lets `hold` finish within terminationGracePeriodSeconds; nothing runs twice."""
-    run = Run(stack, tmp_path / "ledger", hold=10)
+    run = Run(stack, tmp_path / "ledger", hold=8)
     run.wait_started("hold")
     worker = stack.runner.container("worker")
     before, start = worker.restarts, time.monotonic()

@@ -16,7 +16,7 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1),
     catchup=False,
-    params={"ledger": "/dev/null", "hold": 20},
+    params={"ledger": "/dev/null", "hold": 12},
 ):
     hold = BashOperator(task_id="hold", bash_command=f"{MARK} && sleep {{{{ params.hold }}}}")
     beside = [BashOperator(task_id=f"beside_{n}", bash_command=f"{MARK} && sleep 3") for n in (1, 2)]
