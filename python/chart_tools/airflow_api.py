@@ -39,6 +39,12 @@ TASK_OUTPUT = {
 T = TypeVar("T")
 
 
+def all_healthy(health: dict[str, str]) -> bool:
+    """A health report (Airflow.health) in which every component, the scheduler among them, is
+    healthy."""
+    return "scheduler" in health and set(health.values()) == {"healthy"}
+
+
 class AirflowCheckError(RuntimeError):
     """A check against Airflow failed; `step` says which (login, trigger, run, logs, ...)."""
 
@@ -133,10 +139,7 @@ class Airflow:
         return self._call("trigger", self.runs.trigger_dag_run, dag_id, body, retry=False)
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        return self.dag_run(dag_id, run_id).state.value
-
-    def dag_run(self, dag_id: str, run_id: str) -> client.DAGRunResponse:
-        return self._call("run", self.runs.get_dag_run, dag_id, run_id)
+        return self._call("run", self.runs.get_dag_run, dag_id, run_id).state.value
 
     def dag_ids(self, pattern: str) -> set[str]:
         """Ids of the parsed DAGs whose id contains `pattern` (case-insensitive)."""

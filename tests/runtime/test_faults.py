@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from chart_tools import ROOT
-from chart_tools.airflow_api import FINISHED, Airflow
+from chart_tools.airflow_api import FINISHED, Airflow, all_healthy
 from chart_tools.chart.render import Manifest
 from chart_tools.runtime.plan import RunPlan
 from chart_tools.runtime.processes import Container, probe_problem, wait_until
@@ -113,12 +113,8 @@ def back(stack: Stack, container: Container, restarts_before: int, since: float)
             runner,
             0.5,
         )
-    wait_until("Airflow healthy", lambda: healthy(stack.api), DEADLINE, runner, 0.5)
+    wait_until("Airflow healthy", lambda: all_healthy(stack.api.health()), DEADLINE, runner, 0.5)
     return time.monotonic() - since
-
-
-def healthy(api: Airflow) -> bool:
-    return set(api.health().values()) == {"healthy"}
 
 
 Report = Callable[..., None]
@@ -201,7 +197,7 @@ def test_postgresql_restarted_mid_run(stack, tmp_path, report):
     restarts = sum(c.restarts for c in stack.runner.running)
     start = time.monotonic()
     pg.restart()
-    wait_until("Airflow healthy", lambda: healthy(stack.api), DEADLINE, stack.runner, 0.5)
+    wait_until("Airflow healthy", lambda: all_healthy(stack.api.health()), DEADLINE, stack.runner, 0.5)
     healthy_again = time.monotonic() - start
     run.wait_success()
     restarted = sum(c.restarts for c in stack.runner.running) - restarts

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,11 @@ BACKOFF_RESET_SECONDS = 600
 # A container that keeps exiting fails the run once it has been restarted this many times in a row.
 CRASH_LOOP_RESTARTS = 3
 SUPERVISE_INTERVAL = 0.25
+
+
+def backoff(restarts: int) -> float:
+    """Seconds to wait before the next restart after `restarts` restarts in a row."""
+    return BACKOFF_SECONDS[min(restarts, len(BACKOFF_SECONDS) - 1)]
 
 
 def exit_reason(code: int) -> str:
@@ -186,7 +191,7 @@ class Runner:
                     failures += 1
                     if pod.restart_policy != "OnFailure" or failures > pod.backoff_limit:
                         raise
-                    delay = BACKOFF_SECONDS[min(failures - 1, len(BACKOFF_SECONDS) - 1)]
+                    delay = backoff(failures - 1)
                     limit = f"failure {failures} of the Job's backoffLimit {pod.backoff_limit}"
                     self.event(process.name, f"{err.message}; restart in {delay} s ({limit})")
                     time.sleep(delay)
@@ -226,9 +231,8 @@ class Runner:
             c.exited_at = now
             c.reasons.append(c.kill_reason or exit_reason(code))
             c.kill_reason = ""
-            delay = BACKOFF_SECONDS[min(c.streak, len(BACKOFF_SECONDS) - 1)]
-            self.event(c.name, f"{c.reasons[-1]}; restart in {delay} s")
-        elif now - c.exited_at >= BACKOFF_SECONDS[min(c.streak, len(BACKOFF_SECONDS) - 1)]:
+            self.event(c.name, f"{c.reasons[-1]}; restart in {backoff(c.streak)} s")
+        elif now - c.exited_at >= backoff(c.streak):
             c.popen, _ = self._popen(c.process, f"restart {c.restarts + 1} after: {c.reasons[-1]}")
             c.started, c.exited_at = now, None
             c.restarts += 1
@@ -298,7 +302,7 @@ class Runner:
             return {c.name: list(c.reasons) for c in self.running if c.reasons}
 
     def stop_all(self) -> None:
-        """SIGTERM every process group, SIGKILL what is left after the grace period."""
+        """SIGTERM every container's processes, SIGKILL what is left after the grace period."""
         with self._lock:
             self.stopped = True
             popens = [r.popen for r in self.running] + self.oneshots
@@ -320,15 +324,23 @@ class Runner:
         return "\n".join(out)
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_table() -> Iterator[tuple[int, int, float]]:
+    """(pid, session, CPU seconds) of every process on the machine, from /proc/<pid>/stat."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command's name
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        yield int(stat.parent.name), int(fields[3]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
 def session_pids(sid: int) -> list[int]:
     """Every process of a container. Each container runs in a session of its own; process groups
     inside it are not enough (Airflow's task supervisor gives every task a group of its own)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            if int(stat.read_text().rsplit(")", 1)[1].split()[3]) == sid:  # field 6: session
-                pids.append(int(stat.parent.name))
-    return pids
+    return [pid for pid, session, _ in process_table() if session == sid]
 
 
 def signal_pids(pids: list[int], sig: signal.Signals) -> None:

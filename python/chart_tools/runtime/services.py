@@ -127,7 +127,8 @@ def local_postgres() -> Iterator[Endpoint]:
         options = (
             f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off -c full_page_writes=off -c max_connections=300"
         )
-        _run([*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w", "start"], "pg_ctl start")
+        server = [*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w"]
+        _run([*server, "start"], "pg_ctl start")
         psql = [*prefix, _server_bin("psql"), "-h", str(data), "-p", str(port), "-U", "postgres"]
         admin = f"ALTER ROLE postgres PASSWORD '{POSTGRES_ADMIN_PASSWORD}'"
         role = f"CREATE ROLE airflow LOGIN PASSWORD '{POSTGRES_PASSWORD}'"
@@ -135,7 +136,7 @@ def local_postgres() -> Iterator[Endpoint]:
             [*psql, "-c", admin, "-c", role, "-c", "CREATE DATABASE airflow OWNER airflow"],
             "creating the airflow database",
         )
-        restart = [*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-m", "fast", "-w", "restart"]
+        restart = [*server, "-m", "fast", "restart"]
         yield Endpoint(
             "127.0.0.1",
             port,

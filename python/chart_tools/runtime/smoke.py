@@ -209,12 +209,13 @@ def service_url(plan: RunPlan, objects: list[Manifest], component: str) -> str:
 
 
 class Starter(threading.Thread):
-    """Starts one pod in the background; an error is kept for the main thread to raise."""
+    """Starts one pod in the background at once; an error is kept for the main thread to raise."""
 
     def __init__(self, target: Callable[[], None]) -> None:
         super().__init__(daemon=True)
         self.work = target
         self.error: BaseException | None = None
+        self.start()
 
     def run(self) -> None:
         try:
@@ -350,22 +351,15 @@ class Smoke:
             self.runner.start_pod_to_completion(plan.migration, TIMEOUTS["start"])
             self.result.migration = time.monotonic() - begun
 
-        threads = [self._thread(migrate)]
+        threads = [Starter(migrate)]
         threads += [
-            self._thread(lambda pod=pod: self.runner.start_pod(pod, TIMEOUTS["start"]))
-            for pod in plan.workloads
+            Starter(lambda pod=pod: self.runner.start_pod(pod, TIMEOUTS["start"])) for pod in plan.workloads
         ]
         for thread in threads:  # the migration first: when it fails, nothing else can start
             thread.join()
             if thread.error:
                 raise thread.error
         self.result.workloads = [p.name for p in plan.workloads]
-
-    @staticmethod
-    def _thread(target: Callable[[], None]) -> Starter:
-        thread = Starter(target)
-        thread.start()
-        return thread
 
     def _ready(self, plan: RunPlan) -> None:
         """Every container with an HTTP readiness or startup probe answers it."""

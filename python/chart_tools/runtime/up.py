@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from chart_tools import ROOT
-from chart_tools.airflow_api import Airflow
+from chart_tools.airflow_api import Airflow, all_healthy
 from chart_tools.chart.render import Manifest
 from chart_tools.runtime.plan import RunPlan, RunPlanError
 from chart_tools.runtime.processes import StepError, wait_until
@@ -103,7 +103,7 @@ class Up(Smoke):
 
         def healthy() -> bool:
             last.update(api.health())
-            return "scheduler" in last and set(last.values()) == {"healthy"}
+            return all_healthy(last)
 
         try:
             wait_until("Airflow healthy", healthy, self.deadline("ready"), self.runner, interval=2)

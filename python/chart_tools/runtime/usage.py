@@ -11,14 +11,12 @@ on a busy machine.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chart_tools.runtime.processes import Runner
+from chart_tools.runtime.processes import Runner, process_table
 
-TICKS = os.sysconf("SC_CLK_TCK")
 INTERVAL = 2.0  # seconds between samples
 
 
@@ -36,18 +34,9 @@ class ContainerUsage:
         return f"peak {self.peak_mib:.0f} MiB, {self.cpu_seconds:.1f} CPU s"
 
 
-def _stat(pid_dir: Path) -> tuple[int, float] | None:
-    """(session, CPU seconds) of one process, None when it is gone."""
-    try:
-        fields = (pid_dir / "stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return int(fields[3]), (int(fields[11]) + int(fields[12])) / TICKS  # session; utime + stime
-
-
-def _pss_bytes(pid_dir: Path) -> int:
+def _pss_bytes(pid: int) -> int:
     with contextlib.suppress(OSError):
-        for line in (pid_dir / "smaps_rollup").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
                 return int(line.split()[1]) * 1024
     return 0
@@ -82,14 +71,13 @@ class UsageSampler:
     def sample(self) -> None:
         sessions = dict(self.runner.sessions)  # main and one-shot containers, restarts included
         memory: dict[str, int] = {}
-        for pid_dir in Path("/proc").glob("[0-9]*"):
-            stat = _stat(pid_dir)
-            if stat is None or stat[0] not in sessions:
+        for pid, session, cpu in process_table():
+            if session not in sessions:
                 continue
-            name = sessions[stat[0]]
+            name = sessions[session]
             usage = self.usage.setdefault(name, ContainerUsage())
-            usage._cpu_by_pid[int(pid_dir.name)] = stat[1]
-            memory[name] = memory.get(name, 0) + _pss_bytes(pid_dir)
+            usage._cpu_by_pid[pid] = cpu
+            memory[name] = memory.get(name, 0) + _pss_bytes(pid)
         for name, total in memory.items():
             usage = self.usage[name]
             usage.peak_bytes = max(usage.peak_bytes, total)
