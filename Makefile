@@ -47,8 +47,9 @@ test: lint setup-runtime
 	@$(BIN)/pytest -n 2 --dist loadgroup -q --durations=15
 
 # The main job: the chart's rendered Airflow running for real on this machine.
+# make smoke [VALUES="values/kubernetes-executor.yaml ..."]
 smoke: setup-runtime
-	@$(BIN)/chart-tools smoke
+	@$(BIN)/chart-tools smoke $(foreach v,$(VALUES),-f $(v))
 
 # The same Airflow, kept running until Ctrl-C: make up [VALUES="values/local-executor.yaml ..."]
 up: setup-runtime

@@ -2,10 +2,13 @@
 
 `small_pod` runs in a pod with 128Mi of memory requested and limited and a different image
 (the Python 3.12 build of the same Airflow release); everything else comes from the chart's
-pod template. With both executors configured the task asks for KubernetesExecutor itself;
-the other task runs on the default executor.
+pod template. The override also hands the pod's own memory request and limit to the task through
+the downward API, so the task reports what the pod it runs in was given. With both executors
+configured the task asks for KubernetesExecutor itself; the other task runs on the default
+executor.
 """
 
+import os
 from datetime import datetime
 
 from airflow.configuration import conf
@@ -13,6 +16,14 @@ from airflow.sdk import DAG, task
 from kubernetes.client import models as k8s
 
 KUBERNETES = "KubernetesExecutor" in conf.get("core", "executor")
+
+
+def _pod_resource(name: str, resource: str) -> k8s.V1EnvVar:
+    """An environment variable holding one of the task container's own requests or limits."""
+    field = k8s.V1ResourceFieldSelector(container_name="base", resource=resource, divisor="1Mi")
+    return k8s.V1EnvVar(name=name, value_from=k8s.V1EnvVarSource(resource_field_ref=field))
+
+
 SMALL_POD = k8s.V1Pod(
     spec=k8s.V1PodSpec(
         containers=[
@@ -22,6 +33,10 @@ SMALL_POD = k8s.V1Pod(
                 resources=k8s.V1ResourceRequirements(
                     requests={"cpu": "100m", "memory": "128Mi"}, limits={"memory": "128Mi"}
                 ),
+                env=[
+                    _pod_resource("POD_MEMORY_REQUEST_MI", "requests.memory"),
+                    _pod_resource("POD_MEMORY_LIMIT_MI", "limits.memory"),
+                ],
             )
         ]
     )
@@ -37,8 +52,12 @@ with DAG(
 ):
 
     @task(executor="KubernetesExecutor" if KUBERNETES else None, executor_config={"pod_override": SMALL_POD})
-    def small_pod() -> str:
-        return "ran in a 128Mi pod"
+    def small_pod() -> dict[str, str | None]:
+        """What the pod was given, as the pod itself sees it (None outside a task pod)."""
+        return {
+            "memory_request_mi": os.environ.get("POD_MEMORY_REQUEST_MI"),
+            "memory_limit_mi": os.environ.get("POD_MEMORY_LIMIT_MI"),
+        }
 
     @task
     def default_executor() -> str:

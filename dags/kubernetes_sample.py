@@ -1,8 +1,9 @@
 """Two KubernetesPodOperator tasks after a start task: one passes, one fails on purpose.
 
 The launched pods run as the chart's dedicated service account (no API rights) when
-`cluster.podOperator.enabled` is on, and meet Pod Security "restricted". `failing` asks for an
-image tag that does not exist, to show what a failed pod looks like in the UI and logs.
+`cluster.podOperator.enabled` is on, and meet Pod Security "restricted". `failing` runs a command
+that exits with an error, to show what a failed pod looks like in the UI and logs: the pod's
+output and exit code reach the task's log.
 """
 
 import os
@@ -21,8 +22,8 @@ RESTRICTED_CONTAINER = {
     "capabilities": {"drop": ["ALL"]},
 }
 COMMON = {
+    "image": "python:3.12-slim",
     "cmds": ["python", "-c"],
-    "arguments": ["print('hello world')"],
     "labels": {"example": "kubernetes_sample"},
     "service_account_name": SERVICE_ACCOUNT,
     "security_context": RESTRICTED_POD,
@@ -44,13 +45,14 @@ with DAG(
     passing = KubernetesPodOperator(
         task_id="passing-task",
         name="passing-test",
-        image="python:3.12-slim",
+        arguments=["print('hello world')"],
         **COMMON,
     )
     failing = KubernetesPodOperator(
         task_id="failing-task",
         name="fail",
-        image="python:this-tag-does-not-exist",
+        arguments=["import sys; print('failing on purpose'); sys.exit(3)"],
+        retries=0,  # it fails on purpose: no point trying again
         **COMMON,
     )
     start >> [passing, failing]

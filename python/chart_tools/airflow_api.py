@@ -11,6 +11,7 @@ redirect flow).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import time
 from collections.abc import Callable
@@ -84,6 +85,17 @@ def log_problem(task: str, lines: list[str], ds: str) -> str:
     return f"no line matches {missing}: {text[-400:]!r}" if missing else ""
 
 
+def _log_line(event: str | dict[str, Any]) -> str:
+    """One log event as the UI shows it: its message, then each exception it carries (type: value).
+    Read from the answer's JSON: the client's model of an event keeps its message only."""
+    if isinstance(event, str):
+        return event
+    errors = event.get("error_detail") or []
+    return "\n".join(
+        [str(event.get("event", "")), *(f"{e.get('exc_type')}: {e.get('exc_value')}" for e in errors)]
+    )
+
+
 class Airflow:
     """One logged-in user of the api-server at `base_url` (scheme, host and port)."""
 
@@ -95,6 +107,7 @@ class Airflow:
         self.runs = client.DagRunApi(self._client)
         self.tasks = client.TaskInstanceApi(self._client)
         self.monitor = client.MonitorApi(self._client)
+        self.xcoms = client.XComApi(self._client)
 
     def _call(self, step: str, call: Callable[..., T], *args: Any, retry: bool = True, **kwargs: Any) -> T:
         """One client call, retried for PATIENCE seconds on timeouts, refused connections and
@@ -162,8 +175,12 @@ class Airflow:
     def task_instances(self, dag_id: str, run_id: str) -> list[client.TaskInstanceResponse]:
         return self._call("tasks", self.tasks.get_task_instances, dag_id, run_id).task_instances
 
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        """A task's XCom value (its return value by default), as Airflow stored it."""
+        entry = self._call("xcom", self.xcoms.get_xcom_entry, dag_id, task_id, run_id, key, deserialize=True)
+        return entry.actual_instance.value
+
     def log_lines(self, dag_id: str, run_id: str, task_id: str, try_number: int) -> list[str]:
-        """A task try's log as the UI shows it: one line per structured event."""
-        content = self._call("logs", self.tasks.get_log, dag_id, run_id, task_id, try_number).content
-        events = content.actual_instance or []
-        return [e if isinstance(e, str) else e.event for e in events]
+        """A task try's log as the UI shows it: one line per structured event (with its exception)."""
+        response = self._call("logs", self.tasks.get_log_with_http_info, dag_id, run_id, task_id, try_number)
+        return [_log_line(e) for e in json.loads(response.raw_data).get("content") or []]

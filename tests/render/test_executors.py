@@ -153,6 +153,7 @@ def test_scheduler_mounts_the_pod_template_airflow_is_configured_with(k8s):
     assert cfg["namespace"] == "airflow"
     assert (cfg["delete_worker_pods"], cfg["delete_worker_pods_on_failure"]) == ("True", "False")
     assert cfg["worker_pods_creation_batch_size"] == "4"
+    assert cfg["task_publish_max_retries"] == "-1"  # a refused pod is tried again (quota, throttling)
 
 
 def test_only_the_scheduler_may_manage_pods(k8s):
@@ -201,6 +202,19 @@ def test_resource_quota_caps_pods(helm_major):
         helm_major=helm_major,
     )
     assert find(objects, "ResourceQuota", "-pods")["spec"]["hard"] == {"pods": "9"}
+
+
+def test_pod_creation_retries_can_be_airflows_own(helm_major):
+    sets = [*executor_set("KubernetesExecutor"), "cluster.kubernetes.podCreationRetries=0"]
+    assert (
+        airflow_cfg(render(set_values=sets, helm_major=helm_major))["kubernetes_executor"][
+            "task_publish_max_retries"
+        ]
+        == "0"
+    )
+    with pytest.raises(RenderError, match="podCreationRetries"):
+        render(set_values=[*executor_set("KubernetesExecutor"), "cluster.kubernetes.podCreationRetries=-2"],
+               helm_major=helm_major)  # fmt: skip
 
 
 # ---------------------------------------------------------------- placement and availability

@@ -31,4 +31,4 @@ def test_example_dags_import(executor, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
-    assert result["dags"] == ["executor_config_example", "kubernetes_sample", "tutorial"]
+    assert result["dags"] == ["deferrable_sensor", "executor_config_example", "kubernetes_sample", "tutorial"]

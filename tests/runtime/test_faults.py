@@ -10,21 +10,17 @@ timeouts are shortened through the chart's `config` (tests/data/faults-values.ya
 from __future__ import annotations
 
 import signal
-import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from chart_tools import ROOT
-from chart_tools.airflow_api import FINISHED, Airflow, all_healthy
-from chart_tools.chart.render import Manifest
-from chart_tools.runtime.plan import RunPlan
+from chart_tools.airflow_api import all_healthy
 from chart_tools.runtime.processes import Container, probe_problem, wait_until
-from chart_tools.runtime.services import services
-from chart_tools.runtime.smoke import DAGS, DEFAULT_PROFILE, Smoke
+from chart_tools.runtime.smoke import DAGS, DEFAULT_PROFILE
+from tests.runtime.stacks import DEADLINE, Run, Stack, running
 
 pytestmark = [
     pytest.mark.runtime,
@@ -33,69 +29,14 @@ pytestmark = [
 ]
 
 DATA = ROOT / "tests" / "data"
-DEADLINE = 600.0  # generous: recovery waits on timeouts, and the machine may be busy
-
-
-class Stack(Smoke):
-    """The smoke's stack, kept running in a thread until the module is done with it."""
-
-    command = "faults"
-
-    def __init__(self, shared) -> None:
-        dag_files = [DAGS / "tutorial.py", DATA / "dags" / "faults.py"]
-        super().__init__([DEFAULT_PROFILE, DATA / "faults-values.yaml"], dag_id="faults", shared=shared,
-                         dag_files=dag_files)  # fmt: skip
-        self.up, self.done = threading.Event(), threading.Event()
-
-    def use(self, api: Airflow, plan: RunPlan, objects: list[Manifest]) -> None:
-        self.api = api
-        self.up.set()
-        self.done.wait()
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with services(tmp_path_factory.mktemp("services")) as shared:
-        stack = Stack(shared)
-        thread = threading.Thread(target=stack.run, daemon=True)
-        thread.start()
-        while not stack.up.wait(1):
-            assert thread.is_alive(), f"the stack did not come up: {stack.result.failure}"
+    dag_files = [DAGS / "tutorial.py", DATA / "dags" / "faults.py"]
+    values = [DEFAULT_PROFILE, DATA / "faults-values.yaml"]
+    with running(tmp_path_factory.mktemp("faults"), values, dag_id="faults", dag_files=dag_files) as stack:
         yield stack
-        stack.done.set()
-        thread.join()
-        stack.cleanup(keep=False)
-
-
-class Run:
-    """One run of the `faults` DAG and its ledger."""
-
-    def __init__(self, stack: Stack, ledger: Path, hold: int = 12) -> None:
-        self.stack, self.ledger = stack, ledger
-        ledger.touch()
-        self.run_id = stack.api.trigger("faults", {"ledger": str(ledger), "hold": hold}).dag_run_id
-
-    def ran(self) -> Counter[str]:
-        """How often each task started (one ledger line per start)."""
-        return Counter(line.split()[0] for line in self.ledger.read_text().splitlines())
-
-    def wait_started(self, task: str) -> None:
-        wait_until(f"{task} started", lambda: self.ran()[task] > 0, DEADLINE, self.stack.runner, 0.2)
-
-    def wait_success(self) -> dict[str, int]:
-        """Wait for the run to end; it must succeed. Returns each task's try number."""
-        api = self.stack.api
-        state = {"value": ""}
-
-        def finished() -> bool:
-            state["value"] = api.run_state("faults", self.run_id)
-            return state["value"] in FINISHED
-
-        wait_until(f"run {self.run_id}", finished, DEADLINE, self.stack.runner, 0.5)
-        tasks = {t.task_id: (t.state.value if t.state else "none", t.try_number) for t in
-                 api.task_instances("faults", self.run_id)}  # fmt: skip
-        assert state["value"] == "success", f"run ended {state['value']}: {tasks}; ledger {self.ran()}"
-        return {task: tries for task, (_, tries) in tasks.items()}
 
 
 def back(stack: Stack, container: Container, restarts_before: int, since: float) -> float:

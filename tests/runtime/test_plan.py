@@ -19,6 +19,7 @@ from chart_tools.runtime.smoke import runtime_values
 from tests.helpers import container, deployment, pod_of
 
 PG = Endpoint("127.0.0.1", 15432, "airflow", "s3cret", "airflow")
+POD = {"metadata": {"name": "pod", "namespace": "airflow"}, "spec": {"containers": [{"name": "c"}]}}
 REDIS = Endpoint("127.0.0.1", 16379, password="br0ker")
 
 
@@ -32,7 +33,7 @@ def objects(tmp_path):
 def test_env_resolves_secrets_and_expands_references(objects):
     cluster = Cluster(objects)
     scheduler = container(deployment(objects, "scheduler"), "scheduler")
-    env = resolve_env(scheduler, cluster, "pod", "scheduler")
+    env = resolve_env(scheduler, cluster, POD, "scheduler")
     assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] == "postgresql://airflow:s3cret@127.0.0.1:15432/airflow"
     secret = find(objects, "Secret", "-airflow")
     assert len(env["AIRFLOW__API_AUTH__JWT_SECRET"]) == 64
@@ -66,19 +67,49 @@ def test_expansion_rules():
         ([{"name": "A", "value": "$(UNDEFINED)"}], r"\$\(UNDEFINED\) refers to no variable"),
         (
             [{"name": "A", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}],
-            "unsupported valueFrom",
+            "resourceFieldRef limits.cpu of c is not set",
         ),
+        ([{"name": "A", "valueFrom": {"fieldRef": {"fieldPath": "status.podIPs"}}}], "is not emulated"),
+        ([{"name": "A", "valueFrom": {"fileKeyRef": {"path": "x"}}}], "unsupported valueFrom"),
     ],
 )
 def test_unresolvable_env_fails_naming_the_variable(objects, env, message):
     with pytest.raises(RunPlanError, match=message) as err:
-        resolve_env({"name": "c", "env": env}, Cluster(objects), "pod", "Deployment/x container c")
+        resolve_env({"name": "c", "env": env}, Cluster(objects), POD, "Deployment/x container c")
     assert "Deployment/x container c.env[A]" in str(err.value)
 
 
 def test_optional_reference_to_a_missing_secret_is_skipped(objects):
     env = [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "nope", "key": "k", "optional": True}}}]
-    assert resolve_env({"name": "c", "env": env}, Cluster(objects), "pod", "x") == {}
+    assert resolve_env({"name": "c", "env": env}, Cluster(objects), POD, "x") == {}
+
+
+def test_downward_api_answers_from_the_pod():
+    """fieldRef and resourceFieldRef as the kubelet resolves them: limits in divisor units, rounded up."""
+    resources = {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "1Gi"}}
+    pod = {
+        "metadata": {"name": "task-1", "namespace": "team", "labels": {"dag_id": "tutorial"}},
+        "spec": {"serviceAccountName": "runner", "containers": [{"name": "base", "resources": resources}]},
+    }
+    refs = {
+        "NAME": {"fieldRef": {"fieldPath": "metadata.name"}},
+        "NS": {"fieldRef": {"fieldPath": "metadata.namespace"}},
+        "DAG": {"fieldRef": {"fieldPath": "metadata.labels['dag_id']"}},
+        "SA": {"fieldRef": {"fieldPath": "spec.serviceAccountName"}},
+        "MEM_LIMIT": {"resourceFieldRef": {"resource": "limits.memory"}},
+        "MEM_MI": {"resourceFieldRef": {"resource": "requests.memory", "divisor": "1Mi"}},
+        "CPU": {"resourceFieldRef": {"containerName": "base", "resource": "requests.cpu", "divisor": "1"}},
+    }
+    env = [{"name": k, "valueFrom": v} for k, v in refs.items()]
+    assert resolve_env({"name": "base", "env": env}, Cluster([]), pod, "x") == {
+        "NAME": "task-1",
+        "NS": "team",
+        "DAG": "tutorial",
+        "SA": "runner",
+        "MEM_LIMIT": str(2**30),
+        "MEM_MI": "128",
+        "CPU": "1",  # 100m in whole cores, rounded up as the kubelet does
+    }
 
 
 def test_mounts_materialise_configmap_files_and_emptydirs(objects, tmp_path):

@@ -62,21 +62,6 @@ def test_local_executor_with_dags_in_the_image_runs_the_tutorial_dag(tmp_path):
     smoke.cleanup(keep=False)
 
 
-def test_dags_on_a_persistent_volume_run():
-    """DAG mode `persistentVolume`: the claim (a folder every pod shares) is the only copy; a
-    reader that did not mount it would not find the DAG."""
-    smoke = Smoke([DEFAULT_PROFILE, ROOT / "values" / "dags-persistent-volume.yaml"])
-    result = smoke.run()
-    assert result.ok, result.failure
-    assert set(result.tasks.values()) == {"success"}
-    claim = result.run_dir / "claims/airflow-dags/dags"  # existingClaim + subPath of the profile
-    assert (claim / "tutorial.py").is_file()
-    for reader in ("dag-processor", "triggerer", "worker"):
-        assert (result.run_dir / "pods" / reader / "opt/airflow/dags").resolve() == claim
-    assert not (result.run_dir / "pods/api-server/opt/airflow/dags").exists()
-    smoke.cleanup(keep=False)
-
-
 def _set_env(objects, component, name, value):
     """Give one workload's containers a literal value for `name`, as a wiring bug would."""
     found = False
@@ -127,15 +112,3 @@ def test_ctrl_c_stops_every_process_and_service():
     for endpoint in smoke.endpoints:  # PostgreSQL and Redis are stopped too
         with pytest.raises(OSError):
             socket.create_connection((endpoint.host, endpoint.port), timeout=2).close()
-
-
-def test_multi_executor_profile_runs_its_celery_tasks():
-    """CeleryExecutor,KubernetesExecutor: the tutorial's tasks go to Celery, while the scheduler's
-    KubernetesExecutor starts and watches its pods through the stand-in API."""
-    smoke = Smoke([ROOT / "values" / "celery-kubernetes-executor.yaml"])
-    result = smoke.run()
-    smoke.cleanup(keep=False)
-    assert result.ok, result.failure
-    assert set(result.tasks.values()) == {"success"}
-    pods = [r for r in smoke.kube_api.requests if "/namespaces/airflow/pods" in r]
-    assert any("watch=true" in r.lower() for r in pods), smoke.kube_api.requests[:10]

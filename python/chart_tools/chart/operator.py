@@ -41,7 +41,7 @@ CHART_DERIVED = {
     *(
         ("kubernetes_executor", k)
         for k in ("pod_template_file", "namespace", "worker_pods_creation_batch_size", "delete_worker_pods",
-                  "delete_worker_pods_on_failure")
+                  "delete_worker_pods_on_failure", "task_publish_max_retries")
     ),
 }  # fmt: skip
 # Secrets the chart generates (or reads from cluster.secrets.existingSecret and the database Secrets).

@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import configparser
 import json
+import math
 import re
 import shutil
 from collections.abc import Callable
@@ -31,7 +32,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chart_tools.chart.render import Manifest
+from chart_tools.chart.formats import quantity
+from chart_tools.chart.render import NAMESPACE, Manifest
 from chart_tools.runtime import gitsync
 from chart_tools.runtime.services import free_port
 
@@ -95,6 +97,7 @@ class PodPlan:
     token: bool  # the pod mounts a service-account token (may call the Kubernetes API)
     restart_policy: str = "Always"
     backoff_limit: int = 6  # a Job's failures allowed before it fails (Kubernetes' default: 6)
+    service_account: str = "default"
 
 
 @dataclass
@@ -102,6 +105,8 @@ class RunPlan:
     migration: PodPlan
     workloads: list[PodPlan]
     endpoints: dict[tuple[str, str], int]  # (Service name, Service port) -> local port
+    services: set[str] = field(default_factory=set)  # Service names that URLs may name
+    log_ports: dict[tuple[str, str], int] = field(default_factory=dict)  # see LOG_SERVER_OPTIONS
 
     def pod(self, component: str) -> PodPlan:
         for pod in [self.migration, *self.workloads]:
@@ -114,12 +119,20 @@ class RunPlan:
 
 
 class Cluster:
-    """The objects a pod may refer to: the render plus objects the user created beforehand."""
+    """The objects a pod may refer to: the render plus objects the user created beforehand, in
+    the release's namespace."""
 
-    def __init__(self, objects: list[Manifest]) -> None:
+    def __init__(
+        self,
+        objects: list[Manifest],
+        namespace: str = NAMESPACE,
+        log_ports: dict[tuple[str, str], int] | None = None,
+    ) -> None:
         self.objects = objects
+        self.namespace = namespace
         self._by_key = {(o["kind"], o["metadata"]["name"]): o for o in objects}
-        self.log_ports = {option: free_port() for option in LOG_SERVER_OPTIONS}  # see LOG_SERVER_OPTIONS
+        # One port per log server for the whole run (see LOG_SERVER_OPTIONS).
+        self.log_ports = log_ports or {option: free_port() for option in LOG_SERVER_OPTIONS}
 
     def has(self, kind: str, name: str) -> bool:
         return (kind, name) in self._by_key
@@ -143,7 +156,12 @@ class Cluster:
 
 
 def pod_template(obj: Manifest) -> dict[str, Any]:
-    return obj["spec"]["template"]
+    """The pod an object runs: a workload's template, or a Pod itself (metadata and spec)."""
+    return (
+        {"metadata": obj["metadata"], "spec": obj["spec"]}
+        if obj["kind"] == "Pod"
+        else obj["spec"]["template"]
+    )
 
 
 # ---------------------------------------------------------------- env
@@ -173,8 +191,43 @@ def _key_ref(cluster: Cluster, kind: str, ref: dict[str, Any], where: str) -> st
     return data[ref["key"]]
 
 
-def resolve_env(container: dict[str, Any], cluster: Cluster, pod_name: str, where: str) -> dict[str, str]:
-    """The container's environment as Kubernetes would set it (envFrom first, then env)."""
+def _field_ref(pod: dict[str, Any], path: str, where: str) -> str:
+    """The downward API's `fieldRef`: the pod's name, namespace, labels, annotations and addresses."""
+    meta, spec = pod["metadata"], pod["spec"]
+    fields = {
+        "metadata.name": meta["name"],
+        "metadata.namespace": meta.get("namespace", ""),
+        "metadata.uid": meta.get("uid", ""),
+        "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
+        "spec.nodeName": "localhost",
+        "status.podIP": "127.0.0.1",
+        "status.hostIP": "127.0.0.1",
+    }
+    if m := re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path):
+        return (meta.get(m[1]) or {}).get(m[2], "")
+    if path not in fields:
+        raise RunPlanError(f"{where}: fieldRef {path} is not emulated")
+    return fields[path]
+
+
+def _resource_ref(pod: dict[str, Any], ref: dict[str, Any], container: str, where: str) -> str:
+    """The downward API's `resourceFieldRef`: a request or limit of a container, in `divisor` units
+    rounded up, as the kubelet writes it. An unset limit would be the node's capacity: not emulated."""
+    name = ref.get("containerName") or container
+    spec = next((c for c in pod["spec"]["containers"] if c["name"] == name), None)
+    kind, _, resource = ref["resource"].partition(".")
+    amount = quantity(((spec or {}).get("resources", {}).get(kind) or {}).get(resource, ""))
+    if spec is None or amount is None:
+        raise RunPlanError(f"{where}: resourceFieldRef {ref['resource']} of {name} is not set")
+    divisor = quantity(ref.get("divisor", "1")) or 1
+    return str(math.ceil(amount / divisor))
+
+
+def resolve_env(
+    container: dict[str, Any], cluster: Cluster, pod: dict[str, Any], where: str
+) -> dict[str, str]:
+    """The container's environment as Kubernetes would set it (envFrom first, then env). `pod`
+    (metadata and spec) answers the downward API."""
     env: dict[str, str] = {}
     for source in container.get("envFrom") or []:
         for kind, key in (("ConfigMap", "configMapRef"), ("Secret", "secretRef")):
@@ -194,11 +247,9 @@ def resolve_env(container: dict[str, Any], cluster: Cluster, pod_name: str, wher
         elif "configMapKeyRef" in source:
             value = _key_ref(cluster, "ConfigMap", source["configMapKeyRef"], here)
         elif "fieldRef" in source:
-            fields = {"metadata.name": pod_name, "metadata.namespace": "default", "status.podIP": "127.0.0.1"}
-            path = source["fieldRef"]["fieldPath"]
-            if path not in fields:
-                raise RunPlanError(f"{here}: fieldRef {path} is not emulated")
-            value = fields[path]
+            value = _field_ref(pod, source["fieldRef"]["fieldPath"], here)
+        elif "resourceFieldRef" in source:
+            value = _resource_ref(pod, source["resourceFieldRef"], container["name"], here)
         else:
             raise RunPlanError(f"{here}: unsupported valueFrom {sorted(source)}")
         if value is not None:
@@ -443,17 +494,24 @@ def _container_where(obj: Manifest, container: dict[str, Any]) -> str:
 
 
 def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
+    """A workload's pod (named after its component) or a Pod created through the API (named
+    after itself), with its folders under `run_root/pods/<name>`."""
     template = pod_template(obj)
     spec = template["spec"]
     labels = template["metadata"].get("labels") or {}
-    name = labels.get("app.kubernetes.io/component", obj["metadata"]["name"])
+    if obj["kind"] == "Pod":
+        name = obj["metadata"]["name"]
+    else:
+        name = labels.get("app.kubernetes.io/component", obj["metadata"]["name"])
+    pod = {"metadata": {**template["metadata"], "name": obj["metadata"]["name"]}, "spec": spec}
+    pod["metadata"].setdefault("namespace", cluster.namespace)
     root = run_root / "pods" / name
     if root.exists():
         shutil.rmtree(root)
 
     def process(container: dict[str, Any]) -> Process:
         where = _container_where(obj, container)
-        env = resolve_env(container, cluster, obj["metadata"]["name"], where)
+        env = resolve_env(container, cluster, pod, where)
         mounts = materialise_mounts(spec, container, cluster, root, run_root, where)
         options = effective_options(root, env)
         overrides = path_overrides(options, env, [IMAGE_AIRFLOW_HOME, *mounts], root)
@@ -482,9 +540,18 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         init=[process(c) for c in spec.get("initContainers") or []],
         main=[process(c) for c in spec["containers"]],
         token=spec.get("automountServiceAccountToken", True),
+        service_account=spec.get("serviceAccountName", "default"),
         restart_policy=spec.get("restartPolicy", "Always"),
         backoff_limit=obj["spec"].get("backoffLimit", 6),
     )
+
+
+def wire(pod: PodPlan, services: set[str], endpoints: dict[tuple[str, str], int]) -> None:
+    """Point the URLs (and host/port pairs) a pod's containers use at the local ports behind the
+    Services they name."""
+    for process in pod.init + pod.main:
+        process.env.update(rewrite_urls(process.options, services, endpoints, process.name))
+        process.argv = [local_urls(a, services, endpoints, f"{process.name} args") for a in process.argv]
 
 
 def build_plan(
@@ -505,7 +572,5 @@ def build_plan(
     endpoints = {**(external or {}), **service_endpoints(cluster, workloads)}
     services = {s["metadata"]["name"] for s in cluster.of_kind("Service")} | {s for s, _ in external or {}}
     for pod in [migration, *workloads]:
-        for process in pod.init + pod.main:
-            process.env.update(rewrite_urls(process.options, services, endpoints, process.name))
-            process.argv = [local_urls(a, services, endpoints, f"{process.name} args") for a in process.argv]
-    return RunPlan(migration=migration, workloads=workloads, endpoints=endpoints)
+        wire(pod, services, endpoints)
+    return RunPlan(migration, workloads, endpoints, services, cluster.log_ports)

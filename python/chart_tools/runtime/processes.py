@@ -8,6 +8,7 @@ container; failures carry the step and the tail of every log.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -98,6 +99,37 @@ class Container:
         signal_session(self.popen.pid, sig) if everyone else signal_pids([self.popen.pid], sig)
 
 
+@dataclass
+class Spawned:
+    """A container started by `Runner.spawn`: its process, its log and the thread writing it."""
+
+    popen: subprocess.Popen[bytes]
+    log: Path
+    copier: threading.Thread
+
+    def wait(self) -> int:
+        """Wait for the exit and the last log line; the exit code as a container runtime reports
+        it (128 + the signal for a killed process)."""
+        code = self.popen.wait()
+        self.copier.join()
+        return 128 - code if code < 0 else code
+
+
+def log_timestamp() -> bytes:
+    """RFC 3339 with nanoseconds, as container runtimes stamp log lines."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z").encode()
+
+
+def copy_timestamped(popen: subprocess.Popen[bytes], log: Path) -> None:
+    """Copy a process's output into its log, each line prefixed with the time it arrived."""
+    assert popen.stdout is not None
+    with open(log, "ab") as out:
+        for line in iter(popen.stdout.readline, b""):
+            out.write(log_timestamp() + b" " + line.rstrip(b"\n") + b"\n")
+            out.flush()
+    popen.stdout.close()
+
+
 def first_due(c: Container, kind: str) -> float:
     """When a probe first runs: its initialDelaySeconds after the container started."""
     return c.started + c.process.probes.get(f"{kind}Probe", {}).get("initialDelaySeconds", 0)
@@ -123,7 +155,9 @@ class Runner:
     def log_path(self, process: Process) -> Path:
         return self.logs / f"{process.pod}.{process.container}.log"
 
-    def _popen(self, process: Process, banner: str = "") -> tuple[subprocess.Popen[bytes], Path]:
+    def _popen(
+        self, process: Process, banner: str = "", timestamps: bool = False
+    ) -> tuple[subprocess.Popen[bytes], Path]:
         if self.stopped:  # a starter thread outlived stop_all (Ctrl-C): start nothing more
             raise StepError(process.name, "not started: the run is stopping")
         self.logs.mkdir(parents=True, exist_ok=True)
@@ -137,13 +171,24 @@ class Runner:
                 [*nice, *process.argv],
                 env=process_env(process),
                 cwd=process.root,
-                stdout=out,
+                stdout=subprocess.PIPE if timestamps else out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         self.sessions[popen.pid] = process.name
         return popen, log
+
+    def spawn(self, process: Process) -> Spawned:
+        """Start a container of a pod created through the Kubernetes API: it runs once, is stopped
+        with the run, and its log lines carry the time they were written (as a container runtime
+        writes them, for `pods/log?timestamps=true`)."""
+        popen, log = self._popen(process, timestamps=True)
+        copier = threading.Thread(target=copy_timestamped, args=(popen, log), daemon=True)
+        copier.start()
+        with self._lock:
+            self.oneshots.append(popen)
+        return Spawned(popen, log, copier)
 
     def run_to_completion(self, process: Process, timeout: float) -> None:
         """Run a one-shot container (init container, Job); non-zero exit is a StepError."""

@@ -25,13 +25,16 @@ import yaml
 from chart_tools import ROOT
 from chart_tools.airflow_api import FINISHED, Airflow, AirflowCheckError, log_problem
 from chart_tools.chart.render import RELEASE, Manifest, RenderError, render
-from chart_tools.runtime.kubeapi import StandInKubeAPI
+from chart_tools.runtime.cluster import LocalCluster
+from chart_tools.runtime.kubestore import Obj
 from chart_tools.runtime.plan import (
     IMAGE_AIRFLOW_HOME,
+    PodPlan,
     Process,
     RunPlan,
     RunPlanError,
     build_plan,
+    image_repository,
     local_path,
     under,
 )
@@ -64,6 +67,7 @@ class SmokeResult:
     run_id: str = ""
     tasks: dict[str, str] = field(default_factory=dict)
     tries: dict[str, int] = field(default_factory=dict)
+    pods: dict[str, str] = field(default_factory=dict)  # task -> the pod it ran in, and how that ended
     logs: dict[str, int] = field(default_factory=dict)  # task -> log lines read through the API
     restarts: dict[str, list[str]] = field(default_factory=dict)  # container -> why it restarted
     usage: dict[str, ContainerUsage] = field(default_factory=dict)  # container -> peak memory, CPU
@@ -82,8 +86,9 @@ class SmokeResult:
         if self.run_id:
             lines.append(f"DAG run: {self.run_id}")
         for task, state in self.tasks.items():
+            pod = f", ran as pod {self.pods[task]}" if task in self.pods else ""
             read = f", log read through the API ({self.logs[task]} lines)" if task in self.logs else ""
-            lines.append(f"  task {task}: {state}{read}")
+            lines.append(f"  task {task}: {state}{pod}{read}")
         for container, reasons in self.restarts.items():
             lines.append(f"restarts of {container}: {len(reasons)} ({'; '.join(reasons)})")
         for container, used in sorted(self.usage.items()):
@@ -146,19 +151,45 @@ def _dags_folder(process: Process) -> str:
     return process.options.get(("core", "dags_folder"), f"{IMAGE_AIRFLOW_HOME}/dags")
 
 
+def _log_folder(process: Process) -> Path:
+    """The local folder a container writes task logs to ([logging] base_log_folder, as mapped)."""
+    folder = process.options.get(("logging", "base_log_folder"), f"{IMAGE_AIRFLOW_HOME}/logs")
+    covering = [m for m in process.mounts if under([m])(folder)]
+    if not covering:
+        return local_path(process.root, folder)
+    mount = max(covering, key=len)
+    return (process.mounts[mount] / Path(folder).relative_to(mount)).resolve()
+
+
 def _dags_mount(process: Process) -> str | None:
     """The mount path of the volume covering the process's DAGs folder, if any."""
     covering = [m for m in process.mounts if under([m])(_dags_folder(process))]
     return max(covering, key=len) if covering else None
 
 
+def _airflow_image(objects: list[Manifest]) -> str:
+    """The repository of the release's Airflow image (the scheduler's)."""
+    for obj in objects:
+        if (
+            obj["kind"] == "Deployment"
+            and obj["metadata"]["labels"].get("app.kubernetes.io/component") == "scheduler"
+        ):
+            return image_repository(obj["spec"]["template"]["spec"]["containers"][0]["image"])
+    raise StepError("plan", "the render has no scheduler Deployment")
+
+
+def dags_in_image(plan: RunPlan) -> bool:
+    """DAG mode `image`: no pod mounts a volume at its DAGs folder, every pod's image holds them
+    (as images/airflow-dags builds it)."""
+    return not any(_dags_mount(p) for pod in plan.workloads for p in pod.init + pod.main)
+
+
 def dag_folders(plan: RunPlan) -> list[Path]:
-    """Where the user's DAG source puts DAG files, as local folders. No pod mounting a volume at
-    its DAGs folder means DAG mode `image`: every pod's image holds them (as images/airflow-dags
-    builds it). Otherwise the claim mounted there (one folder every pod shares); a pod-local
+    """Where the user's DAG source puts DAG files, as local folders: in each pod's image (mode
+    `image`), or the claim mounted at the DAGs folder (one folder every pod shares); a pod-local
     volume (the git modes' emptyDir) is left to the containers that fill it."""
     processes = [(pod, p) for pod in plan.workloads for p in pod.init + pod.main]
-    image_mode = not any(_dags_mount(p) for _, p in processes)
+    image_mode = dags_in_image(plan)
     folders: list[Path] = []
     for pod, process in processes:
         folder = _dags_folder(process)
@@ -282,7 +313,7 @@ class Smoke:
         try:
             with self._services() as (pg, redis):
                 self.endpoints = [pg, redis]
-                self.kube_api = StandInKubeAPI(self.run_dir / "kube-api")
+                self.cluster = LocalCluster(self.run_dir, self.runner, self._provide_image)
                 sampler = UsageSampler(self.runner).start()
                 try:
                     self._run(pg, redis)
@@ -291,7 +322,7 @@ class Smoke:
                     self.result.restarts = self.runner.restarts()
                     self.result.usage = sampler.stop()
                     self.runner.stop_all()
-                    self.kube_api.close()
+                    self.cluster.close()
         except (StepError, AirflowCheckError, RunPlanError, ServiceError, RenderError) as err:
             self.result.failure = str(err)
             echo(f"{self.command}: FAILED at {err}\n{self.runner.tails()}")
@@ -310,10 +341,8 @@ class Smoke:
             external[(f"{base_fullname(self.base)}-postgres", "5432")] = pg.port
         plan = self.plan = self.phase("plan", lambda: build_plan(objects, self.run_dir, external))
         provide_dags(plan, self.dag_files)
-        for pod in plan.workloads:
-            if pod.token:  # in-cluster credentials become a kubeconfig for the stand-in API
-                for process in pod.init + pod.main:
-                    process.env.update(self.kube_api.env())
+        self.airflow_image = _airflow_image(objects)
+        self.cluster.install(objects, plan)
         self.phase("start", lambda: self._start(plan))
         self.slowness = max(1.0, self.result.phases["start"] / QUIET_START_SECONDS)
         if self.slowness > 1.5:
@@ -330,6 +359,17 @@ class Smoke:
         self.phase("run", lambda: self._trigger_and_wait(api))
         self.phase("logs", lambda: self._read_logs(api, plan))
         self.phase("probes", lambda: self._probes(plan))
+
+    def _provide_image(self, planned: PodPlan, pod: Obj) -> None:
+        """What a pod created through the API finds in its image: the release's Airflow image holds
+        the DAG files in DAG mode `image` (as images/airflow-dags bakes them)."""
+        images = {image_repository(c["image"]) for c in pod["spec"]["containers"]}
+        if self.airflow_image in images and dags_in_image(self.plan):
+            for process in planned.main:
+                target = local_path(planned.root, _dags_folder(process))
+                target.mkdir(parents=True, exist_ok=True)
+                for dag in self.dag_files:
+                    shutil.copy(dag, target / dag.name)
 
     def _render(self, pg: Endpoint, redis: Endpoint) -> list[Manifest]:
         values, secrets = runtime_values(pg, redis, self.run_dir, self.base)
@@ -349,6 +389,7 @@ class Smoke:
 
         def migrate() -> None:
             self.runner.start_pod_to_completion(plan.migration, TIMEOUTS["start"])
+            self.cluster.migrated()
             self.result.migration = time.monotonic() - begun
 
         threads = [Starter(migrate)]
@@ -401,6 +442,10 @@ class Smoke:
         tasks = api.task_instances(self.dag_id, self.result.run_id)
         self.result.tasks = {t.task_id: t.state.value if t.state else "none" for t in tasks}
         self.result.tries = {t.task_id: t.try_number for t in tasks}
+        pods = self.cluster.task_pods(self.dag_id, self.result.run_id)
+        ended = lambda: all(run.phase in ("Succeeded", "Failed") for run in pods.values())  # noqa: E731
+        wait_until("the run's task pods ended", ended, self.deadline("run"), self.runner, 0.5)
+        self.result.pods = {task: f"{run.key.name} ({run.phase})" for task, run in pods.items()}
         if state["value"] != "success" or set(self.result.tasks.values()) != {"success"}:
             raise StepError("run", f"DAG run ended {state['value']}; tasks {self.result.tasks}")
 
@@ -411,7 +456,16 @@ class Smoke:
         if options.get(("logging", "remote_logging"), "").lower() == "true":
             self.say("logs: remote logging is on; the API would read the remote store, not checked here")
             return
+        api_logs = _log_folder(plan.pod("api-server").main[0])
+        pods = self.cluster.task_pods(self.dag_id, self.result.run_id)
         for task, try_number in self.result.tries.items():
+            task_pod = pods[task].plan if task in pods else None
+            if task_pod and _log_folder(task_pod.main[0]) != api_logs:
+                self.say(
+                    f"logs: task {task} ran in pod {pods[task].key.name}; without a shared log claim or "
+                    "remote logging its log stays there, as in a cluster: not read"
+                )
+                continue
             lines = api.log_lines(self.dag_id, self.result.run_id, task, try_number)
             problem = log_problem(task, lines, self.ds)
             if problem:

@@ -32,6 +32,7 @@ kubernetes_executor:
   pod_template_file: {{ include "airflow.kubernetes.podTemplatePath" . | quote }}
   namespace: {{ .Release.Namespace | quote }}
   worker_pods_creation_batch_size: {{ $k.podCreationBatchSize | int64 | quote }}
+  task_publish_max_retries: {{ $k.podCreationRetries | int64 | quote }}
   delete_worker_pods: {{ $k.deleteOnSuccess | toString | title | quote }}
   delete_worker_pods_on_failure: {{ $k.deleteOnFailure | toString | title | quote }}
 {{- end }}
