@@ -22,7 +22,7 @@ from chart_tools.runtime import kubestore
 from chart_tools.runtime.kubeapi import StandInKubeAPI
 from chart_tools.runtime.kubelet import Kubelet
 from chart_tools.runtime.kubestore import Key, apply_patch, label_selector
-from chart_tools.runtime.plan import PodPlan, Process
+from chart_tools.runtime.plan import PodPlan, Process, RunPlanError
 from chart_tools.runtime.processes import Runner
 
 NS = "team"
@@ -243,6 +243,8 @@ def kubelet(api, tmp_path) -> Iterator[Kubelet]:
     runner = Runner(tmp_path / "logs")
 
     def planner(obj: dict) -> PodPlan:
+        if obj["metadata"].get("labels", {}).get("broken"):
+            raise RunPlanError("Pod/x container base.env[A]: Secret 'nope' does not exist")
         root = tmp_path / "pods" / obj["metadata"]["name"]
         root.mkdir(parents=True)
         main = [
@@ -282,6 +284,19 @@ def test_a_pods_status_follows_its_processes(api, kubelet, tmp_path):
         e.reason for e in admin.list_namespaced_event(NS, field_selector="involvedObject.name=ok").items
     ]
     assert sorted(reasons) == ["Pulled", "Scheduled", "Started"]
+
+
+def test_a_pod_that_cannot_be_planned_stays_pending_with_the_reason(api, kubelet, tmp_path):
+    """As a missing Secret leaves a pod in a cluster; the KubernetesExecutor fails such a task."""
+    core(api, tmp_path).create_namespaced_pod(NS, pod("broken", labels={"broken": "yes"}))
+    deadline = time.monotonic() + 30
+    while not kubelet.problems and time.monotonic() < deadline:
+        time.sleep(0.05)
+    status = api.objects.get(Key(NS, "pods", "broken"))["status"]
+    assert status["phase"] == "Pending"
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "CreateContainerConfigError" and "Secret 'nope'" in waiting["message"]
+    assert kubelet.problems == ["pod broken: Pod/x container base.env[A]: Secret 'nope' does not exist"]
 
 
 def test_a_followed_log_streams_until_the_container_ends(api, kubelet, tmp_path):

@@ -107,11 +107,11 @@ class Kubelet:
         try:
             plan = run.plan = self.planner(run.pod)
         except RunPlanError as err:
-            self.problems.append(f"pod {key.name}: {err}")
             for name in run.names("containers"):
                 run.states[name] = {"waiting": {"reason": "CreateContainerConfigError", "message": str(err)}}
             self._update(run, "Pending")
             self._event(run, "Failed", f"Error: {err}", "Warning")
+            self.problems.append(f"pod {key.name}: {err}")
             return
         try:
             phase = self._run_containers(run, plan)

@@ -325,7 +325,8 @@ class Smoke:
                     self.cluster.close()
         except (StepError, AirflowCheckError, RunPlanError, ServiceError, RenderError) as err:
             self.result.failure = str(err)
-            echo(f"{self.command}: FAILED at {err}\n{self.runner.tails()}")
+            pods = "".join(f"\n{problem}" for problem in self.cluster.kubelet.problems)
+            echo(f"{self.command}: FAILED at {err}{pods}\n{self.runner.tails()}")
         except KeyboardInterrupt:
             self.result.failure = "interrupted"
             self.say("interrupted; every process was stopped")
