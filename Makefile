@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 AIRFLOW_VENV := .venv-airflow
 AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
-.PHONY: setup setup-runtime test lint docs render validate smoke up scale bench package clean
+.PHONY: setup setup-runtime test lint docs render validate smoke up scale bench package e2e demo clean
 
 setup: $(STAMP)
 	@$(BIN)/python -m chart_tools.toolchain
@@ -37,11 +37,14 @@ $(STAMP): requirements.txt pyproject.toml
 	@$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e . 2>&1 | $(QUIET_PIP)
 	@touch $@
 
-# chart-testing's checks (ct.yaml) with our own code, then ruff.
+# chart-testing's checks (ct.yaml) with our own code, ruff, then the GitHub workflows: their schema
+# and zizmor's security audits (offline).
 lint: setup
 	@$(BIN)/chart-tools lint
 	@$(BIN)/ruff check python tests dags
 	@$(BIN)/ruff format --check python tests dags
+	@$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yaml
+	@$(BIN)/zizmor --offline --quiet .github/workflows
 
 test: lint setup-runtime
 	@$(BIN)/pytest -n 2 --dist loadgroup -q --durations=15
@@ -78,5 +81,16 @@ bench: setup-runtime
 package: setup
 	@$(BIN)/chart-tools package $(SIGN)
 
+# The cluster tier on kind (needs Docker, kind, kubectl and git; exits 2 naming what is missing):
+# make e2e [SCENARIO="default git-sync"] [KUBE_VERSION=1.30] [HELM=4]
+KUBE_VERSION ?= 1.35
+HELM ?= 3
+e2e: setup
+	@$(BIN)/chart-tools e2e --kube-version $(KUBE_VERSION) --helm $(HELM) $(foreach s,$(SCENARIO),--scenario $(s))
+
+# The default profile on a kind cluster, the UI forwarded and its login printed, until Ctrl-C.
+demo: setup
+	@$(BIN)/chart-tools demo --kube-version $(KUBE_VERSION) --helm $(HELM)
+
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) .tools .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(AIRFLOW_VENV) .tools .pytest_cache .ruff_cache build

@@ -1,5 +1,6 @@
 """Tooling around the Airflow Helm chart, in sub-packages by how each part is verified:
-chart (render tier), runtime (local processes), release (lint, package, publish)."""
+chart (render tier), runtime (local processes), release (lint, package, publish), cluster
+(kind e2e)."""
 
 from pathlib import Path
 

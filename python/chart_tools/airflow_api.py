@@ -96,6 +96,24 @@ def _log_line(event: str | dict[str, Any]) -> str:
     )
 
 
+class RunWatch:
+    """A wait predicate for one DAG run: true once it finished (success or failed). It says each
+    state change, and the state every 15 s while it stays; `state` is the last one read."""
+
+    def __init__(
+        self, api: Airflow, dag_id: str, run_id: str, state: str, say: Callable[[str], None]
+    ) -> None:
+        self.api, self.dag_id, self.run_id, self.say = api, dag_id, run_id, say
+        self.state, self.since = state, time.monotonic()
+
+    def __call__(self) -> bool:
+        current = self.api.run_state(self.dag_id, self.run_id)
+        if current != self.state or time.monotonic() - self.since > 15:
+            self.say(f"DAG run state {current}")
+            self.state, self.since = current, time.monotonic()
+        return current in FINISHED
+
+
 class Airflow:
     """One logged-in user of the api-server at `base_url` (scheme, host and port)."""
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -60,13 +61,22 @@ def cmd_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _manifests(paths: list[Path]) -> list[dict]:
+    """The objects of plain manifest files (what `kubectl apply -f` would read)."""
+    _check_files(paths)
+    try:
+        return [o for path in paths for o in yaml.safe_load_all(path.read_text()) if o]
+    except yaml.YAMLError as err:
+        raise UserError(f"not YAML: {err}") from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    objects = _objects(args)
+    objects = _manifests(args.manifest) if args.manifest else _objects(args)
     findings = validate(objects, tuple(args.versions))
     for finding in findings:
         print(finding)
-    versions = ", ".join(args.versions)
-    print(f"{len(objects)} objects, Kubernetes {versions}, helm {args.helm}: {len(findings)} findings")
+    source = f"in {len(args.manifest)} manifest files" if args.manifest else f"rendered with helm {args.helm}"
+    print(f"{len(objects)} objects {source}, Kubernetes {', '.join(args.versions)}: {len(findings)} findings")
     return 1 if findings else 0
 
 
@@ -284,6 +294,84 @@ def cmd_lint(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def _e2e(args: argparse.Namespace, cluster: str) -> Any:
+    """The cluster-tier runner, after the preflight (exit 2 with one line when tools are missing)."""
+    from chart_tools.cluster import e2e, tools
+    from chart_tools.cluster.helm import Releases
+    from chart_tools.cluster.kube import Kube
+    from chart_tools.cluster.shell import Shell
+
+    shell = Shell()
+    try:
+        tools.check(shell, args.kube_version)
+    except tools.Unavailable as err:
+        raise UserError(str(err)) from None
+    options = e2e.Options(args.scenario or [], args.keep, args.kube_version, args.helm, cluster)
+    return e2e.E2E(options, shell, Kube, Releases)
+
+
+def cmd_e2e(args: argparse.Namespace) -> int:
+    from chart_tools.cluster.e2e import CLUSTER, E2EFailure
+    from chart_tools.cluster.scenarios import SCENARIOS
+    from chart_tools.cluster.shell import CommandError
+
+    args.scenario = args.scenario or list(SCENARIOS)
+    runner = _e2e(args, CLUSTER)
+    _stop_on_signals()
+    try:
+        return runner.run()
+    except (E2EFailure, CommandError) as err:  # the cluster or the image could not be made
+        print(f"chart-tools e2e: {err}", file=sys.stderr)
+        return 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from chart_tools.cluster.e2e import E2EFailure
+    from chart_tools.cluster.shell import CommandError
+
+    args.scenario, args.keep = [], True
+    runner = _e2e(args, "airflow-demo")
+    _stop_on_signals()
+    try:
+        return runner.demo()
+    except (E2EFailure, CommandError) as err:
+        print(f"chart-tools demo: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("chart-tools demo: stopped; the cluster stays (kind delete cluster --name airflow-demo)")
+        return 0
+
+
+def _cluster_parsers(sub: argparse._SubParsersAction) -> None:
+    from chart_tools.cluster.scenarios import SCENARIOS
+    from chart_tools.cluster.versions import DEFAULT_KUBE, PINS
+
+    for name, func, text in (
+        (
+            "e2e",
+            cmd_e2e,
+            "install the chart on a kind cluster and prove it works (needs Docker, kind, kubectl)",
+        ),
+        ("demo", cmd_demo, "install the default profile on a kind cluster and keep the UI open until Ctrl-C"),
+    ):
+        p = sub.add_parser(name, help=text)
+        if name == "e2e":
+            p.add_argument(
+                "--scenario",
+                action="append",
+                choices=list(SCENARIOS),
+                help="scenario to run (repeatable; default all)",
+            )
+            p.add_argument(
+                "--keep", action="store_true", help="keep the namespaces and the cluster afterwards"
+            )
+        p.add_argument(
+            "--kube-version", choices=list(PINS), default=DEFAULT_KUBE, help=f"default {DEFAULT_KUBE}"
+        )
+        _helm_arg(p)
+        p.set_defaults(func=func)
+
+
 def _release_parsers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("lint", help="ct lint's checks: Chart.yaml, yamllint, helm lint, validate, version")
     p.add_argument("--config", type=Path, default=Path("ct.yaml"), help="ct's config (default ct.yaml)")
@@ -318,6 +406,13 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="render, then check schemas and pod policies")
     _render_args(p)
     p.add_argument("--versions", nargs="+", default=list(KUBE_VERSIONS), help="Kubernetes schema versions")
+    p.add_argument(
+        "--manifest",
+        action="append",
+        default=[],
+        type=Path,
+        help="check this manifest file instead of the chart",
+    )
     p.set_defaults(func=cmd_validate)
     for name, func, what, after in (
         ("smoke", cmd_smoke, "prove the example DAG runs", "success"),
@@ -348,6 +443,7 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_docs)
     _values_parser(sub)
     _release_parsers(sub)
+    _cluster_parsers(sub)
     return top
 
 

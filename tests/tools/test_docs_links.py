@@ -87,10 +87,10 @@ def test_every_make_target_named_exists(doc: Path):
 
 def test_the_check_sees_links_targets_and_code():
     """The patterns above can fail: a broken link, a missing target and a link inside code."""
-    text = "see [x](nowhere.md) and `make demo`\n```\n[not](a-link.md)\nmake up\n```\n"
+    text = "see [x](nowhere.md) and `make deploy`\n```\n[not](a-link.md)\nmake up\n```\n"
     assert LINK.findall(_prose(text)) == ["nowhere.md"]
-    assert set(MAKE.findall(_code(text))) == {"demo", "up"}
-    assert "demo" not in make_targets() and {"smoke", "test", "up"} <= make_targets()
+    assert set(MAKE.findall(_code(text))) == {"deploy", "up"}
+    assert "deploy" not in make_targets() and {"smoke", "test", "up"} <= make_targets()
 
 
 def test_nothing_refers_outside_the_repository():

@@ -23,6 +23,12 @@ DEFAULT_KUBE_VERSION = "1.35.0"
 RELEASE = "airflow"
 NAMESPACE = "airflow"
 
+
+def fullname(release: str) -> str:
+    """Object-name prefix of a release's objects (the chart's airflow.fullname rule)."""
+    return release if "airflow" in release else f"{release}-airflow"
+
+
 Manifest = dict[str, Any]
 
 

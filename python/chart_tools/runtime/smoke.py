@@ -23,8 +23,8 @@ from typing import Any
 import yaml
 
 from chart_tools import ROOT
-from chart_tools.airflow_api import FINISHED, Airflow, AirflowCheckError, log_problem
-from chart_tools.chart.render import RELEASE, Manifest, RenderError, render
+from chart_tools.airflow_api import Airflow, AirflowCheckError, RunWatch, log_problem
+from chart_tools.chart.render import RELEASE, Manifest, RenderError, fullname, render
 from chart_tools.runtime.cluster import LocalCluster
 from chart_tools.runtime.kubestore import Obj
 from chart_tools.runtime.plan import (
@@ -99,11 +99,6 @@ class SmokeResult:
 
 def _secret(name: str, key: str, value: str) -> Manifest:
     return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": {key: value}}
-
-
-def base_fullname(base: str) -> str:
-    """Object-name prefix of a base release (the chart's airflow.base.fullname rule)."""
-    return base if "airflow" in base else f"{base}-airflow"
 
 
 def runtime_values(
@@ -339,7 +334,7 @@ class Smoke:
         objects = self.phase("render", lambda: self._render(pg, redis))
         external = {**self.external}
         if self.base:
-            external[(f"{base_fullname(self.base)}-postgres", "5432")] = pg.port
+            external[(f"{fullname(self.base)}-postgres", "5432")] = pg.port
         plan = self.plan = self.phase("plan", lambda: build_plan(objects, self.run_dir, external))
         provide_dags(plan, self.dag_files)
         self.airflow_image = _airflow_image(objects)
@@ -430,16 +425,8 @@ class Smoke:
         run = api.trigger(self.dag_id)
         self.result.run_id, self.ds = run.dag_run_id, run.logical_date.strftime("%Y-%m-%d")
         self.say(f"triggered {self.dag_id} run {self.result.run_id}")
-        state = {"value": run.state.value, "since": time.monotonic()}
-
-        def finished() -> bool:
-            current = api.run_state(self.dag_id, self.result.run_id)
-            if current != state["value"] or time.monotonic() - state["since"] > 15:
-                self.say(f"DAG run state {current}")
-                state.update(value=current, since=time.monotonic())
-            return current in FINISHED
-
-        wait_until(f"DAG run {self.result.run_id}", finished, self.deadline("run"), self.runner, interval=2)
+        watch = RunWatch(api, self.dag_id, self.result.run_id, run.state.value, self.say)
+        wait_until(f"DAG run {self.result.run_id}", watch, self.deadline("run"), self.runner, interval=2)
         tasks = api.task_instances(self.dag_id, self.result.run_id)
         self.result.tasks = {t.task_id: t.state.value if t.state else "none" for t in tasks}
         self.result.tries = {t.task_id: t.try_number for t in tasks}
@@ -447,8 +434,8 @@ class Smoke:
         ended = lambda: all(run.phase in ("Succeeded", "Failed") for run in pods.values())  # noqa: E731
         wait_until("the run's task pods ended", ended, self.deadline("run"), self.runner, 0.5)
         self.result.pods = {task: f"{run.key.name} ({run.phase})" for task, run in pods.items()}
-        if state["value"] != "success" or set(self.result.tasks.values()) != {"success"}:
-            raise StepError("run", f"DAG run ended {state['value']}; tasks {self.result.tasks}")
+        if watch.state != "success" or set(self.result.tasks.values()) != {"success"}:
+            raise StepError("run", f"DAG run ended {watch.state}; tasks {self.result.tasks}")
 
     def _read_logs(self, api: Airflow, plan: RunPlan) -> None:
         """Every task's log, read as the UI reads it, shows what the task printed. With remote
