@@ -5,10 +5,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from chart_tools import ROOT
 from chart_tools.chart import values
 from chart_tools.chart.render import RenderError, find, render
 from chart_tools.chart.validate import validate
-from tests.conftest import SCENARIOS, scenario_id
+from tests.conftest import SCENARIOS, ci_file, scenario_id
 from tests.helpers import AIRFLOW_COMPONENTS, airflow_cfg, container, deployment, env_map, of_kind, pod_of
 
 EXECUTORS = list(values.EXECUTORS.values())
@@ -124,6 +125,10 @@ def test_flower_has_basic_auth_from_the_secret(helm_major):
         ),
         (["cluster.redis.type=external"], ["cluster.redis.external.host", "cluster.executor"]),
         (["cluster.executor=LocalExecutor", "cluster.scheduler.replicas=2"], ["cluster.scheduler.replicas"]),
+        (
+            ["cluster.podOperator.enabled=true", "cluster.podOperator.extraNamespaces={jobs,kube-system}"],
+            ["cluster.podOperator.extraNamespaces", "kube-system is a Kubernetes system namespace"],
+        ),
         (["cluster.executor=KubernetesExecutor\\,CeleryExecutor"], ["executor"]),
     ],
 )
@@ -264,10 +269,38 @@ def test_bad_placement_is_rejected_by_the_schema(helm_major):
         render(set_values=["cluster.placement.tolerations[0].keyy=x"], helm_major=helm_major)
 
 
-def test_disruption_budgets(defaults):
-    budgets = {p["metadata"]["name"]: p for p in of_kind(defaults, "PodDisruptionBudget")}
-    assert set(budgets) == {"airflow-api-server", "airflow-scheduler", "airflow-worker"}
-    for name, pdb in budgets.items():
-        labels = deployment(defaults, name.removeprefix("airflow-"))["spec"]["template"]["metadata"]["labels"]
+def budgets(objects):
+    return {p["metadata"]["name"]: p for p in of_kind(objects, "PodDisruptionBudget")}
+
+
+def test_disruption_budgets_only_for_components_with_several_replicas(defaults):
+    assert set(budgets(defaults)) == {"airflow-worker"}  # api-server and scheduler: one replica
+
+
+def test_disruption_budgets_cover_every_scaled_component(helm_major):
+    objects = render([ROOT / "values" / "production.yaml"], helm_major=helm_major)
+    found = budgets(objects)
+    names = ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
+    assert set(found) == {f"airflow-{n}" for n in names}
+    for name, pdb in found.items():
+        labels = deployment(objects, name.removeprefix("airflow-"))["spec"]["template"]["metadata"]["labels"]
         assert pdb["spec"]["selector"]["matchLabels"].items() <= labels.items()
         assert pdb["spec"]["maxUnavailable"] == 1
+    off = render(
+        [ROOT / "values" / "production.yaml"],
+        ["cluster.triggerer.podDisruptionBudget.enabled=false", "cluster.scheduler.replicas=1"],
+        helm_major=helm_major,
+    )
+    assert set(budgets(off)) == set(found) - {"airflow-triggerer", "airflow-scheduler"}
+
+
+def test_the_cloud_sql_proxy_gets_a_budget_at_its_two_replicas(helm_major):
+    objects = render([ci_file("sqlproxy")], helm_major=helm_major)
+    pdb = budgets(objects)["airflow-sqlproxy"]
+    proxy = deployment(objects, "sqlproxy")
+    assert (
+        pdb["spec"]["selector"]["matchLabels"].items()
+        <= proxy["spec"]["template"]["metadata"]["labels"].items()
+    )
+    one = render([ci_file("sqlproxy")], ["base.database.sqlproxy.replicas=1"], helm_major=helm_major)
+    assert "airflow-sqlproxy" not in budgets(one)

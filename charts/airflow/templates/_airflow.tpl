@@ -274,9 +274,9 @@ spec:
       {{- include "airflow.podSpec" . | nindent 6 }}
 {{- end -}}
 
-{{/* airflow.pdb: a PodDisruptionBudget for a component when its podDisruptionBudget is enabled; call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES). */}}
+{{/* airflow.pdb: a PodDisruptionBudget for a component when its podDisruptionBudget is enabled and it runs more than one replica; call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES). */}}
 {{- define "airflow.pdb" -}}
-{{- with .values.podDisruptionBudget }}{{ if .enabled }}
+{{- with .values.podDisruptionBudget }}{{ if and .enabled (gt (int64 $.values.replicas) 1) }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:

@@ -21,6 +21,11 @@
 {{- if and $v.podOperator.extraNamespaces (not $v.podOperator.enabled) -}}
 {{- fail "cluster.podOperator.extraNamespaces is set but cluster.podOperator.enabled is false" -}}
 {{- end -}}
+{{- range $v.podOperator.extraNamespaces -}}
+{{- if has . (list "kube-system" "kube-public" "kube-node-lease") -}}
+{{- fail (printf "cluster.podOperator.extraNamespaces: %s is a Kubernetes system namespace; the workers must not get rights to launch pods there" .) -}}
+{{- end -}}
+{{- end -}}
 {{- if and (eq $v.executor "LocalExecutor") (gt (int64 $v.scheduler.replicas) 1) -}}
 {{- fail "cluster.scheduler.replicas > 1 with cluster.executor LocalExecutor runs tasks on every scheduler: use CeleryExecutor or KubernetesExecutor for HA" -}}
 {{- end -}}
