@@ -13,8 +13,17 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 
 .PHONY: setup setup-runtime test lint docs render validate smoke up scale bench package e2e demo clean
 
-setup: $(STAMP)
+# Analyzers whose pins clash with ours, each in its own virtualenv: scanners/NAME.txt -> .venv-NAME.
+SCANNERS := nca
+
+setup: $(STAMP) $(foreach s,$(SCANNERS),.venv-$(s)/.installed)
 	@$(BIN)/python -m chart_tools.toolchain
+
+.venv-%/.installed: scanners/%.txt
+	@test -x .venv-$*/bin/python || $(PY) -m venv .venv-$*
+	@echo "setup: installing $* into .venv-$*"
+	@.venv-$*/bin/pip install --quiet --disable-pip-version-check -r $< 2>&1 | $(QUIET_PIP)
+	@touch $@
 
 # The runtime and release tiers: Debian packages (PostgreSQL, Redis, git, promtool, docker-registry, gnupg,
 # chromium) and Airflow in its own virtualenv, so the render tier's environment stays small (and keeps
@@ -93,4 +102,4 @@ demo: setup
 	@$(BIN)/chart-tools demo --kube-version $(KUBE_VERSION) --helm $(HELM)
 
 clean:
-	rm -rf $(VENV) $(AIRFLOW_VENV) .tools .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(AIRFLOW_VENV) $(foreach s,$(SCANNERS),.venv-$(s)) .tools .pytest_cache .ruff_cache build

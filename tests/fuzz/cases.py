@@ -100,11 +100,21 @@ def generated(draw: st.DrawFn) -> tuple[Path, dict[str, Any]]:
 # ------------------------------------------------------------ mutations of the profiles
 
 
+_STEP = re.compile(r'\["([^"]+)"\]|\[([0-9]+)\]|([^.\[\]"]+)')
+
+
+def steps(path: str) -> list[str | int]:
+    """The keys and list indexes of a path written by `leaves`."""
+    return [quoted or (int(index) if index else plain) for quoted, index, plain in _STEP.findall(path)]
+
+
 def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
-    """(dotted path, value) of every scalar, with `[i]` for list items."""
+    """(dotted path, value) of every scalar, with `[i]` for list items and `["key"]` for keys with
+    dots (label keys such as app.kubernetes.io/name)."""
     if isinstance(value, dict) and value:
         for key, child in value.items():
-            yield from leaves(child, f"{path}.{key}" if path else key)
+            step = f'["{key}"]' if "." in key or "[" in key else f".{key}" if path else key
+            yield from leaves(child, f"{path}{step}")
     elif isinstance(value, list) and value:
         for i, child in enumerate(value):
             yield from leaves(child, f"{path}[{i}]")
@@ -115,7 +125,7 @@ def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
 def replaced(values: dict[str, Any], path: str, new: Any) -> dict[str, Any]:
     """A copy of `values` with the leaf at `path` replaced."""
     out = copy.deepcopy(values)
-    keys = [int(k) if k.isdigit() else k for k in re.findall(r"[^.\[\]]+", path)]
+    keys = steps(path)
     node: Any = out
     for key in keys[:-1]:
         node = node[key]
@@ -126,9 +136,9 @@ def replaced(values: dict[str, Any], path: str, new: Any) -> dict[str, Any]:
 def _bounds(path: str) -> tuple[int | None, int | None]:
     """The schema's minimum and maximum for a number at `path` (list items: their `items`)."""
     node: Any = SCHEMA
-    for key in re.findall(r"[^.\[\]]+", path):
+    for key in steps(path):
         node = _inline(node)
-        node = node.get("items", {}) if key.isdigit() else node.get("properties", {}).get(key, {})
+        node = node.get("items", {}) if isinstance(key, int) else node.get("properties", {}).get(key, {})
         if "$ref" in node:
             node = SCHEMA["definitions"].get(node["$ref"].rsplit("/", 1)[-1], {})
     return node.get("minimum"), node.get("maximum")

@@ -13,7 +13,7 @@ ON_BASE = ["base.enabled=false", "cluster.airflowbase.name=base"]
 def test_a_base_only_release_holds_the_database_and_nothing_of_airflow(helm_major):
     objects = render(set_values=["cluster.enabled=false"], helm_major=helm_major, release="base")
     components = {o["metadata"]["labels"]["app.kubernetes.io/component"] for o in objects}
-    assert components == {"postgres"}
+    assert components == {"postgres", "network"}  # network: the release-wide deny-ingress policy
     assert find(objects, "Service", "-postgres")["metadata"]["name"] == "base-airflow-postgres"
     assert find(objects, "Secret", "-postgres")["metadata"]["name"] == "base-airflow-postgres"
     assert not validate(objects)

@@ -267,11 +267,17 @@ spec:
   template:
     metadata:
       labels:
-        {{- include "airflow.labels" (merge (dict "extra" $root.Values.cluster.podLabels "extraKey" "cluster.podLabels") $labels) | nindent 8 }}
+        {{- include "airflow.databaseClientLabels" $labels | nindent 8 }}
       annotations:
         {{- include "airflow.podAnnotations" $root | nindent 8 }}
     spec:
       {{- include "airflow.podSpec" . | nindent 6 }}
+{{- end -}}
+
+{{/* airflow.databaseClientLabels: labels of a pod that uses the metadata database: its component's, cluster.podLabels, and airflow/database naming the base whose database NetworkPolicy admits it; call with (dict "root" $ "component" NAME). */}}
+{{- define "airflow.databaseClientLabels" -}}
+{{- include "airflow.labels" (merge (dict "extra" .root.Values.cluster.podLabels "extraKey" "cluster.podLabels") .) }}
+airflow/database: {{ include "airflow.base.fullname" .root }}
 {{- end -}}
 
 {{/* airflow.pdb: a PodDisruptionBudget for a component when its podDisruptionBudget is enabled and it runs more than one replica; call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES). */}}

@@ -19,7 +19,7 @@ app.kubernetes.io/component: {{ .component }}
 
 {{/* airflow.reservedLabels: label keys the chart sets itself (users may not set them). */}}
 {{- define "airflow.reservedLabels" -}}
-app.kubernetes.io/name app.kubernetes.io/instance app.kubernetes.io/component app.kubernetes.io/version app.kubernetes.io/managed-by helm.sh/chart
+app.kubernetes.io/name app.kubernetes.io/instance app.kubernetes.io/component app.kubernetes.io/version app.kubernetes.io/managed-by helm.sh/chart airflow/database
 {{- end -}}
 
 {{/* airflow.checkLabels: fails when a user label map sets a key the chart sets; call with (dict "key" VALUE_PATH "value" MAP). */}}

@@ -38,6 +38,11 @@ QUANTITY = r"([0-9]+(\.[0-9]*)?|\.[0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|[e
 ENV_NAME = r"(\.[-_a-zA-Z0-9]|[-_a-zA-Z])[-._a-zA-Z0-9]*"
 CONFIG_KEY = r"\.?[-_a-zA-Z0-9][-._a-zA-Z0-9]*"  # IsConfigMapKey: keys of Secrets and ConfigMaps, 253 at most
 PORT_NAME = r"([0-9]+-)*[0-9]*[a-z][a-z0-9]*(-[a-z0-9]+)*"  # IsValidPortName (IANA_SVC_NAME), 15 at most
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# IsValidCIDR: an IPv4 or IPv6 network with its prefix length (IPv6 groups checked loosely).
+_IPV4_CIDR = rf"({_OCTET}\.){{3}}{_OCTET}/(3[0-2]|[12]?[0-9])"
+_IPV6_CIDR = r"[0-9a-fA-F:]*:[0-9a-fA-F:.]*/(12[0-8]|1[01][0-9]|[1-9]?[0-9])"
+CIDR = f"{_IPV4_CIDR}|{_IPV6_CIDR}"
 
 # ------------------------------------------------------------ images (the distribution reference grammar)
 
@@ -151,6 +156,7 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
     "imageRepository": _string("image repository", IMAGE_REPOSITORY, 255),
     "imageTag": _string("image tag", IMAGE_TAG),
     "imageDigest": _string("image digest or empty", IMAGE_DIGEST, empty=True),
+    "cidr": _string("CIDR", CIDR, 49),
     "host": _string("host name or empty", HOST, 253, empty=True),
     "httpUrl": _string("http(s) URL or empty", HTTP_URL, 2048, empty=True),
     "gitUrl": _string("git URL", GIT_URL, 2048),

@@ -19,6 +19,7 @@ import importlib_resources
 
 from chart_tools.chart.formats import (
     ANNOTATION_KEY,
+    CIDR,
     CONFIG_KEY,
     DNS_LABEL,
     DNS_SUBDOMAIN,
@@ -44,6 +45,11 @@ def _name(pattern: str, max_length: int) -> dict[str, Any]:
 def _when(field: str, values: list[str], then: dict[str, Any]) -> dict[str, Any]:
     """JSON-schema `if field is one of values then ...` (a missing field is not one of them)."""
     return {"if": {"required": [field], "properties": {field: {"enum": values}}}, "then": then}
+
+
+def _when_present(field: str, then: dict[str, Any]) -> dict[str, Any]:
+    """JSON-schema `if field is set then ...`."""
+    return {"if": {"required": [field]}, "then": then}
 
 
 def _cases(field: str, cases: dict[tuple[str, ...], dict[str, Any]]) -> dict[str, Any]:
@@ -254,6 +260,14 @@ PATCHES: dict[str, dict[str, Any]] = {
             "serviceAccountName": _name(DNS_SUBDOMAIN, 253),
             "terminationGracePeriodSeconds": {"minimum": 0},
         }
+    },
+    "io.k8s.api.networking.v1.IPBlock": {
+        "properties": {"cidr": _name(CIDR, 49), "except": {"items": _name(CIDR, 49)}}
+    },
+    # A peer is an address block, or pods and/or namespaces by label: never both, never nothing.
+    "io.k8s.api.networking.v1.NetworkPolicyPeer": {
+        "minProperties": 1,
+        "allOf": [_when_present("ipBlock", {"maxProperties": 1})],
     },
     V1 + "ServicePort": {
         "properties": {

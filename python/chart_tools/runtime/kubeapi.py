@@ -65,6 +65,7 @@ KINDS = {
     "apps/v1": ["Deployment", "StatefulSet"],
     "batch/v1": ["Job"],
     "policy/v1": ["PodDisruptionBudget"],
+    "networking.k8s.io/v1": ["NetworkPolicy"],
     "rbac.authorization.k8s.io/v1": ["Role", "RoleBinding"],
 }
 SUBRESOURCES = {"pods": ["log", "status"]}
@@ -72,7 +73,10 @@ LogReader = Callable[[Key, dict[str, str]], Iterator[str]]
 
 
 def plural(kind: str) -> str:
-    return kind.lower() + ("es" if kind.endswith("s") else "s")
+    name = kind.lower()
+    if name.endswith("y"):
+        return name[:-1] + "ies"
+    return name + ("es" if name.endswith("s") else "s")
 
 
 RESOURCES = {plural(kind): (gv, kind) for gv, kinds in KINDS.items() for kind in kinds}
