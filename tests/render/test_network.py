@@ -27,6 +27,7 @@ PROBES = [
 ]
 PROBE_NAMES = {f"{NS}/intruder", "other/intruder", "monitoring/prometheus", "ingress/controller", ANYWHERE}
 TASK = f"{NS}/airflow-pod-template-task"  # the KubernetesExecutor's pod template, as a Pod
+CORE = {"api-server", "scheduler", "dag-processor", "triggerer", "migrate"}  # in every cluster release
 DATABASE_CLIENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "flower", "migrate")
 
 
@@ -88,16 +89,7 @@ def release_matrix(
 def test_default_profile(helm_major):
     allowed, everyone = ingress([("airflow", [], [])], helm_major)
     pods = named(everyone, "airflow")
-    assert set(pods) == {
-        "api-server",
-        "scheduler",
-        "dag-processor",
-        "triggerer",
-        "worker",
-        "postgres",
-        "redis",
-        "migrate",
-    }
+    assert set(pods) == CORE | {"worker", "postgres", "redis"}
     assert allowed == release_matrix(pods, everyone)
 
 
@@ -107,15 +99,7 @@ def test_kubernetes_executor_profile(helm_major):
     files = ["values/kubernetes-executor.yaml"]
     allowed, everyone = ingress([("airflow", files, [])], helm_major)
     pods = named(everyone, "airflow")
-    assert set(pods) == {
-        "api-server",
-        "scheduler",
-        "dag-processor",
-        "triggerer",
-        "postgres",
-        "migrate",
-        "pod-template-task",
-    }
+    assert set(pods) == CORE | {"postgres", "pod-template-task"}
     assert allowed == release_matrix(pods, everyone)
     assert Connection(TASK, pods["postgres"], "TCP/5432") not in allowed
 
@@ -134,15 +118,7 @@ def test_cluster_on_base_profile(helm_major):
     expected = set()
     for team in ("team-a", "team-b"):
         pods = named(everyone, f"{team}-airflow")
-        assert set(pods) == {
-            "api-server",
-            "scheduler",
-            "dag-processor",
-            "triggerer",
-            "worker",
-            "redis",
-            "migrate",
-        }
+        assert set(pods) == CORE | {"worker", "redis"}
         expected |= release_matrix(pods, everyone)
         clients = {pods[c] for c in DATABASE_CLIENTS if c in pods}
         expected |= reach(clients, postgres, "TCP/5432")
