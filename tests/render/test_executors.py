@@ -52,7 +52,10 @@ def test_everything_switched_on_validates(executor, helm_major):
 def test_celery_consumers_share_one_broker_and_result_backend(defaults):
     redis = find(defaults, "Service", "-redis")
     secret = find(defaults, "Secret", "-redis")["metadata"]["name"]
-    envs = [env_map(container(deployment(defaults, c), c)) for c in ("scheduler", "worker", "api-server")]
+    envs = [env_map(container(deployment(defaults, c), c)) for c in ("scheduler", "worker")]
+    assert "AIRFLOW__CELERY__BROKER_URL" not in env_map(
+        container(deployment(defaults, "api-server"), "api-server")
+    )
     for env in envs:
         broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
         assert (broker.scheme, broker.hostname, broker.port) == ("redis", redis["metadata"]["name"], 6379)

@@ -3,11 +3,12 @@
 import base64
 
 import pytest
+import yaml
 
 from chart_tools.chart.render import NAMESPACE, RELEASE, RenderRequest, find, parse, render, run_helm_template
 from chart_tools.runtime.kubeapi import StandInKubeAPI
 from tests.conftest import ci_file
-from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, secret_data
+from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, pod_of, secret_data
 
 AIRFLOW_SECRET_KEYS = {"fernet-key", "jwt-secret", "api-secret-key", "admin-password", "flower-password"}
 
@@ -27,16 +28,68 @@ def test_fernet_key_is_32_urlsafe_bytes(helm_major):
         assert "+" not in key and "/" not in key
 
 
-@pytest.mark.parametrize("component", AIRFLOW_COMPONENTS)
-def test_every_component_shares_the_same_secret_keys(defaults, component):
-    secret = find(defaults, "Secret", "-airflow")["metadata"]["name"]
-    env = env_map(container(deployment(defaults, component), component))
-    for var, key in (
-        ("AIRFLOW__CORE__FERNET_KEY", "fernet-key"),
-        ("AIRFLOW__API_AUTH__JWT_SECRET", "jwt-secret"),
-        ("AIRFLOW__API__SECRET_KEY", "api-secret-key"),
-    ):
-        assert env[var] == {"secretKeyRef": {"name": secret, "key": key}}
+# Secret -> the variable that carries it, and the Secret key it comes from ("" for other Secrets).
+CARRIERS = {
+    "fernet-key": ("AIRFLOW__CORE__FERNET_KEY", "fernet-key"),
+    "jwt-secret": ("AIRFLOW__API_AUTH__JWT_SECRET", "jwt-secret"),
+    "api-secret-key": ("AIRFLOW__API__SECRET_KEY", "api-secret-key"),
+    "admin-password": ("AIRFLOW_ADMIN_PASSWORD", "admin-password"),
+    "flower-password": ("AIRFLOW_FLOWER_PASSWORD", "flower-password"),
+    "database": ("AIRFLOW_DB_PASSWORD", ""),
+    "redis": ("AIRFLOW_REDIS_PASSWORD", ""),
+}
+# What each container needs, from Airflow 3.3's code (docs/security.md#secrets-per-component):
+# only the scheduler and api-server sign or check task tokens; the fernet key only where
+# connections, variables or trigger kwargs are encrypted or decrypted; the API secret key where
+# logs are served to the api-server; task pods get nothing.
+NEEDS = {
+    ("api-server", "api-server"): {"fernet-key", "jwt-secret", "api-secret-key", "database"},
+    ("scheduler", "scheduler"): {"fernet-key", "jwt-secret", "database", "redis"},
+    ("dag-processor", "dag-processor"): {"fernet-key", "database"},
+    ("triggerer", "triggerer"): {"fernet-key", "api-secret-key", "database"},
+    ("worker", "worker"): {"api-secret-key", "database", "redis"},
+    ("flower", "flower"): {"database", "redis", "flower-password"},
+    ("migrations", "migrate"): {"database"},
+    ("migrations", "create-admin"): {"database", "admin-password"},
+}
+
+
+def secrets_of(c):
+    """The secrets a container receives, by the variables that carry them."""
+    env = env_map(c)
+    found = {name for name, (var, _) in CARRIERS.items() if var in env}
+    for name in found:
+        var, key = CARRIERS[name]
+        if key:
+            assert env[var]["secretKeyRef"]["key"] == key
+    return found
+
+
+def test_each_container_receives_only_the_secrets_it_needs(helm_major):
+    objects = render(set_values=["cluster.flower.enabled=true"], helm_major=helm_major)
+    received = {}
+    for obj in of_kind(objects, "Deployment") + of_kind(objects, "Job"):
+        component = obj["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"]
+        pod = pod_of(obj)
+        for c in pod.get("initContainers", []) + pod["containers"]:
+            received[(component, c["name"])] = secrets_of(c)
+    for (component, name), secrets in received.items():
+        if name == "wait-for-migrations":
+            assert secrets == {"database"}, component
+        elif component not in ("postgres", "redis"):
+            assert secrets == NEEDS[(component, name)], (component, name)
+    assert set(NEEDS) <= set(received)
+
+
+def test_task_pods_receive_no_secret_and_a_local_scheduler_serves_logs(helm_major):
+    """KubernetesExecutor task pods run DAG code only; with LocalExecutor the scheduler runs the
+    tasks and their log server, so it gets the API secret key that log server checks."""
+    objects = render(set_values=["cluster.executor=KubernetesExecutor"], helm_major=helm_major)
+    template = yaml.safe_load(find(objects, "ConfigMap", "-pod-template")["data"]["pod_template_file.yaml"])
+    assert secrets_of(template["spec"]["containers"][0]) == set()
+    objects = render(set_values=["cluster.executor=LocalExecutor"], helm_major=helm_major)
+    scheduler = container(deployment(objects, "scheduler"), "scheduler")
+    assert secrets_of(scheduler) == {"fernet-key", "jwt-secret", "api-secret-key", "database"}
 
 
 def test_existing_secrets_are_referenced_and_nothing_is_generated(helm_major):
@@ -47,7 +100,8 @@ def test_existing_secrets_are_referenced_and_nothing_is_generated(helm_major):
     assert env["AIRFLOW_DB_PASSWORD"]["secretKeyRef"]["name"] == "my-postgres"
     postgres = env_map(container(find(objects, "StatefulSet", "-postgres"), "postgres"))
     assert postgres["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == "my-postgres"
-    assert env["AIRFLOW_REDIS_PASSWORD"]["secretKeyRef"]["name"] == "my-redis"
+    worker = env_map(container(deployment(objects, "worker"), "worker"))  # the api-server has no broker
+    assert worker["AIRFLOW_REDIS_PASSWORD"]["secretKeyRef"]["name"] == "my-redis"
     redis = env_map(container(find(objects, "StatefulSet", "-redis"), "redis"))
     assert redis["REDIS_PASSWORD"]["secretKeyRef"]["name"] == "my-redis"
 

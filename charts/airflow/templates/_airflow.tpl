@@ -20,30 +20,58 @@
 {{/* airflow.logFolder: where task logs are written ([logging] base_log_folder, Airflow's default unless cluster.config sets it). */}}
 {{- define "airflow.logFolder" -}}{{ dig "logging" "base_log_folder" "/opt/airflow/logs" .Values.cluster.config }}{{- end -}}
 
-{{/* airflow.env.chart: the environment the chart gives every Airflow container: secrets, database and broker URLs, log backend credentials. */}}
+{{/* airflow.secrets.keys: the secrets one container receives, as a JSON list among fernet-key, jwt-secret, api-secret-key, database, redis (docs/security.md says who reads which); call with (dict "root" $ "component" NAME), NAME a component, a migration container or "all". */}}
+{{- define "airflow.secrets.keys" -}}
+{{- $logServer := ternary (list "api-secret-key") (list) (has "LocalExecutor" (splitList "," .root.Values.cluster.executor)) -}}
+{{- $keys := dict
+  "api-server" (list "fernet-key" "jwt-secret" "api-secret-key" "database")
+  "scheduler" (concat (list "fernet-key" "jwt-secret" "database" "redis") $logServer)
+  "dag-processor" (list "fernet-key" "database")
+  "triggerer" (list "fernet-key" "api-secret-key" "database")
+  "worker" (list "api-secret-key" "database" "redis")
+  "flower" (list "database" "redis")
+  "task" (list)
+  "migrate" (list "database")
+  "create-admin" (list "database")
+  "wait-for-migrations" (list "database")
+  "all" (list "fernet-key" "jwt-secret" "api-secret-key" "database" "redis") -}}
+{{- toJson (get $keys .component) -}}
+{{- end -}}
+
+{{/* airflow.env.chart: the environment the chart gives an Airflow container: the secrets of airflow.secrets.keys (database and broker URLs among them), log backend credentials; call with (dict "root" $ "component" NAME). */}}
 {{- define "airflow.env.chart" -}}
-{{- $secret := include "airflow.secrets.name" . | quote -}}
+{{- $root := .root -}}
+{{- $keys := include "airflow.secrets.keys" . | fromJsonArray -}}
+{{- $secret := include "airflow.secrets.name" $root | quote -}}
+{{- if has "fernet-key" $keys }}
 - name: AIRFLOW__CORE__FERNET_KEY
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: fernet-key}}
+{{- end }}
+{{- if has "jwt-secret" $keys }}
 - name: AIRFLOW__API_AUTH__JWT_SECRET
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: jwt-secret}}
+{{- end }}
+{{- if has "api-secret-key" $keys }}
 - name: AIRFLOW__API__SECRET_KEY
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: api-secret-key}}
-{{ include "airflow.database.env" . }}
-{{- if eq (include "airflow.executor.celery" .) "true" }}
-{{ include "airflow.celery.env" . }}
 {{- end }}
-{{- include "airflow.logging.env" . }}
-{{- if .Values.cluster.podOperator.enabled }}
+{{- if has "database" $keys }}
+{{ include "airflow.database.env" $root }}
+{{- end }}
+{{- if and (has "redis" $keys) (eq (include "airflow.executor.celery" $root) "true") }}
+{{ include "airflow.celery.env" $root }}
+{{- end }}
+{{- include "airflow.logging.env" $root }}
+{{- if $root.Values.cluster.podOperator.enabled }}
 - name: AIRFLOW_VAR_POD_OPERATOR_SERVICE_ACCOUNT
-  value: {{ include "airflow.serviceAccount" (dict "root" . "component" "launched-pod") }}
+  value: {{ include "airflow.serviceAccount" (dict "root" $root "component" "launched-pod") }}
 {{- end }}
 {{- end -}}
 
-{{/* airflow.env: environment of every Airflow container: the chart's, then cluster.extraEnv (whose names airflow.checks.env keeps apart). */}}
+{{/* airflow.env: environment of an Airflow container: the chart's, then cluster.extraEnv (whose names airflow.checks.env keeps apart); call with (dict "root" $ "component" NAME). */}}
 {{- define "airflow.env" -}}
 {{ include "airflow.env.chart" . }}
-{{- with .Values.cluster.extraEnv }}
+{{- with .root.Values.cluster.extraEnv }}
 {{ toYaml . }}
 {{- end }}
 {{- end -}}
@@ -56,7 +84,7 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
 {{/* airflow.checks.env: fails when cluster.extraEnv sets a name the chart sets, directly or as the AIRFLOW__SECTION__KEY form of an option it derives or keeps secret. */}}
 {{- define "airflow.checks.env" -}}
 {{- $reserved := splitList " " (include "airflow.env.containerOnly" .) -}}
-{{- range include "airflow.env.chart" . | fromYamlArray -}}
+{{- range include "airflow.env.chart" (dict "root" . "component" "all") | fromYamlArray -}}
 {{- $reserved = append $reserved .name -}}
 {{- end -}}
 {{- range $section, $options := include "airflow.config.derived" . | fromYaml -}}
@@ -132,7 +160,7 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
   imagePullPolicy: {{ .Values.cluster.image.pullPolicy }}
   args: [airflow, db, check-migrations, --migration-wait-timeout, {{ .Values.cluster.migrations.waitTimeoutSeconds | int64 | quote }}]
   env:
-    {{- include "airflow.env" . | nindent 4 }}
+    {{- include "airflow.env" (dict "root" . "component" "wait-for-migrations") | nindent 4 }}
   resources:
     {{- include "airflow.resources" (dict "key" "cluster.migrations.waitResources" "value" .Values.cluster.migrations.waitResources) | nindent 4 }}
   securityContext:
@@ -210,7 +238,7 @@ containers:
     imagePullPolicy: {{ $root.Values.cluster.image.pullPolicy }}
     args: {{ toJson .args }}
     env:
-      {{- include "airflow.env" $root | nindent 6 }}
+      {{- include "airflow.env" . | nindent 6 }}
       # The init container already waited for the database: skip the image entrypoint's own check.
       - name: CONNECTION_CHECK_MAX_COUNT
         value: "0"

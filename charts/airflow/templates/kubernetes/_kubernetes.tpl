@@ -28,8 +28,10 @@ spec:
     - name: base
       image: {{ include "airflow.image" .Values.cluster.image | quote }}
       imagePullPolicy: {{ .Values.cluster.image.pullPolicy }}
+      {{- with include "airflow.env" $labels | trim }}
       env:
-        {{- include "airflow.env" . | nindent 8 }}
+        {{- . | nindent 8 }}
+      {{- end }}
       resources:
         {{- include "airflow.resources" (dict "key" "cluster.kubernetes.resources" "value" $k.resources) | nindent 8 }}
       securityContext:

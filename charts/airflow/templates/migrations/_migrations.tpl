@@ -20,7 +20,7 @@ initContainers:
   - name: migrate
     args: [airflow, db, migrate]
     env:
-      {{- include "airflow.env" . | nindent 6 }}
+      {{- include "airflow.env" (dict "root" . "component" "migrate") | nindent 6 }}
     {{- $container | nindent 4 }}
 containers:
   - name: create-admin
@@ -30,7 +30,7 @@ containers:
       (printf "--firstname=%s" $admin.firstName) (printf "--lastname=%s" $admin.lastName)
       "--role=Admin" "--password=$(AIRFLOW_ADMIN_PASSWORD)") }}
     env:
-      {{- include "airflow.env" . | nindent 6 }}
+      {{- include "airflow.env" (dict "root" . "component" "create-admin") | nindent 6 }}
       - name: AIRFLOW_ADMIN_PASSWORD
         valueFrom: {secretKeyRef: {name: {{ include "airflow.secrets.name" . | quote }}, key: admin-password}}
     {{- $container | nindent 4 }}
