@@ -9,6 +9,9 @@
 {{/* airflow.executor.kubernetes: "true" when cluster.executor includes KubernetesExecutor. */}}
 {{- define "airflow.executor.kubernetes" -}}{{ has "KubernetesExecutor" (splitList "," .Values.cluster.executor) }}{{- end -}}
 
+{{/* airflow.executor.local: "true" when cluster.executor includes LocalExecutor (tasks run in the scheduler). */}}
+{{- define "airflow.executor.local" -}}{{ has "LocalExecutor" (splitList "," .Values.cluster.executor) }}{{- end -}}
+
 {{/* airflow.secrets.name: the Secret holding fernet-key, jwt-secret, api-secret-key, admin-password, flower-password. */}}
 {{- define "airflow.secrets.name" -}}
 {{- .Values.cluster.secrets.existingSecret | default (printf "%s-airflow" (include "airflow.fullname" .)) -}}
@@ -22,7 +25,7 @@
 
 {{/* airflow.secrets.keys: the secrets one container receives, as a JSON list among fernet-key, jwt-secret, api-secret-key, database, redis (docs/security.md says who reads which); call with (dict "root" $ "component" NAME), NAME a component, a migration container or "all". */}}
 {{- define "airflow.secrets.keys" -}}
-{{- $logServer := ternary (list "api-secret-key") (list) (has "LocalExecutor" (splitList "," .root.Values.cluster.executor)) -}}
+{{- $logServer := ternary (list "api-secret-key") (list) (eq (include "airflow.executor.local" .root) "true") -}}
 {{- $keys := dict
   "api-server" (list "fernet-key" "jwt-secret" "api-secret-key" "database")
   "scheduler" (concat (list "fernet-key" "jwt-secret" "database" "redis") $logServer)

@@ -12,8 +12,7 @@
 
 {{/* airflow.selectorLabels: labels that select the pods of one component; call with (dict "root" $ "component" NAME). */}}
 {{- define "airflow.selectorLabels" -}}
-app.kubernetes.io/name: {{ default .root.Chart.Name .root.Values.nameOverride | quote }}
-app.kubernetes.io/instance: {{ .root.Release.Name | quote }}
+{{ include "airflow.network.releasePods" .root }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
 

@@ -35,6 +35,6 @@ app.kubernetes.io/instance: {{ .Release.Name | quote }}
 {{- $clients := list -}}
 {{- if eq (include "airflow.executor.celery" .) "true" }}{{ $clients = append $clients "worker" }}{{ end -}}
 {{- if eq (include "airflow.executor.kubernetes" .) "true" }}{{ $clients = append $clients "task" }}{{ end -}}
-{{- if has "LocalExecutor" (splitList "," .Values.cluster.executor) }}{{ $clients = append $clients "scheduler" }}{{ end -}}
+{{- if eq (include "airflow.executor.local" .) "true" }}{{ $clients = append $clients "scheduler" }}{{ end -}}
 {{- toJson $clients -}}
 {{- end -}}
