@@ -245,6 +245,41 @@ def _values_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_values_from_operator)
 
 
+def cmd_secrets_create(args: argparse.Namespace) -> int:
+    from chart_tools.chart import secrets
+
+    _check_files(args.values)
+    made = secrets.generated(args.values, args.set_values, args.helm, args.release, args.namespace)
+    if not made:
+        print("no Secret to create: every one is named by an existingSecret value", file=sys.stderr)
+        return 0
+    if not args.apply:
+        print(f"# Secrets of release {args.release} with fresh random values (chart-tools secrets create).")
+        sys.stdout.write(yaml.safe_dump_all(made, sort_keys=False))
+        return 0
+    try:
+        for line in secrets.apply(made, args.namespace, args.kubeconfig):
+            print(line)
+    except secrets.SecretsError as err:
+        raise UserError(str(err)) from None
+    return 0
+
+
+def _secrets_parser(sub: argparse._SubParsersAction) -> None:
+    top = sub.add_parser("secrets", help="make the Secrets of a GitOps install (generateSecrets=false)")
+    cmds = top.add_subparsers(dest="secrets_command", required=True)
+    what = "print a release's Secrets with fresh values, or create them (--apply)"
+    p = cmds.add_parser("create", help=what)
+    p.add_argument("--release", required=True, help="the release name the chart is installed as")
+    p.add_argument("--namespace", help="its namespace (default: the kubeconfig context's)")
+    _render_args(p)
+    p.add_argument(
+        "--apply", action="store_true", help="create them in the cluster; an existing one is never replaced"
+    )
+    p.add_argument("--kubeconfig", type=Path, help="for --apply (default: $KUBECONFIG, ~/.kube/config)")
+    p.set_defaults(func=cmd_secrets_create)
+
+
 def cmd_docs(args: argparse.Namespace) -> int:
     changed = docs.write()
     for path in changed:
@@ -442,6 +477,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("docs", help="regenerate values.schema.json and the values tables from values.yaml")
     p.set_defaults(func=cmd_docs)
     _values_parser(sub)
+    _secrets_parser(sub)
     _release_parsers(sub)
     _cluster_parsers(sub)
     return top

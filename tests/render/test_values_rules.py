@@ -131,6 +131,10 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         {"cluster": {"extraEnv": [{"name": "CONNECTION_CHECK_MAX_COUNT", "value": "20"}]}},
         "cluster.extraEnv[0]",
     ),
+    "admin password in values in the GitOps mode": (
+        {"generateSecrets": False, "cluster": {"auth": {"admin": {"password": "secret"}}}},
+        "cluster.auth.admin.password",
+    ),
     "null cluster": ({"cluster": None}, "cluster"),
     "null section": ({"cluster": {"dags": {"git": None}}}, "cluster.dags"),
     "empty image tag": ({"cluster": {"image": {"tag": ""}}}, "cluster.image.tag"),

@@ -18,6 +18,9 @@
 {{- if and $v.flower.enabled (ne (include "airflow.executor.celery" .) "true") -}}
 {{- fail (printf "cluster.flower.enabled needs cluster.executor to include CeleryExecutor (it is %s)" $v.executor) -}}
 {{- end -}}
+{{- if and $v.auth.admin.password (not $.Values.generateSecrets) -}}
+{{- fail (printf "cluster.auth.admin.password: with generateSecrets false the chart writes no Secret; put the password under key admin-password of Secret %s" (include "airflow.secrets.name" $)) -}}
+{{- end -}}
 {{- if and $v.podOperator.extraNamespaces (not $v.podOperator.enabled) -}}
 {{- fail "cluster.podOperator.extraNamespaces is set but cluster.podOperator.enabled is false" -}}
 {{- end -}}
