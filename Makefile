@@ -14,7 +14,7 @@ AIRFLOW_STAMP := $(AIRFLOW_VENV)/.installed
 .PHONY: setup setup-runtime test lint docs render validate smoke up scale bench package e2e demo clean
 
 # Analyzers whose pins clash with ours, each in its own virtualenv: scanners/NAME.txt -> .venv-NAME.
-SCANNERS := nca
+SCANNERS := nca checkov
 
 setup: $(STAMP) $(foreach s,$(SCANNERS),.venv-$(s)/.installed)
 	@$(BIN)/python -m chart_tools.toolchain
@@ -75,7 +75,7 @@ render: setup
 	@$(BIN)/chart-tools render
 
 validate: setup
-	@$(BIN)/chart-tools validate --helm 3 && $(BIN)/chart-tools validate --helm 4
+	@$(BIN)/chart-tools validate --helm 3 --checkov && $(BIN)/chart-tools validate --helm 4
 
 # A scale curve on the local runtime: CSV, PNG plots and a Markdown summary in scale-results/.
 # make scale [DAGS=10,100,500]: one point per number of DAG files.

@@ -11,7 +11,8 @@ from typing import Any
 
 import yaml
 
-from chart_tools.chart import docs, operator, values
+from chart_tools import scenarios
+from chart_tools.chart import checkov, docs, operator, values
 from chart_tools.chart.render import DEFAULT_KUBE_VERSION, RenderError, render
 from chart_tools.chart.validate import KUBE_VERSIONS, validate
 from chart_tools.release import lint as release_lint
@@ -70,14 +71,44 @@ def _manifests(paths: list[Path]) -> list[dict]:
         raise UserError(f"not YAML: {err}") from None
 
 
+def _renders(args: argparse.Namespace) -> dict[str, list[dict]]:
+    """What validate checks, by name: manifest files, every profile, or one render."""
+    if args.manifest:
+        return {"manifests": _manifests(args.manifest)}
+    if args.every_profile:
+        if args.values:
+            raise UserError("--every-profile renders the ci/ and values/ files; it takes no -f")
+        return {p.stem: render([p], args.set_values, args.helm, args.kube_version) for p in scenarios()}
+    return {"values": _objects(args)}
+
+
+def _checkov(renders: dict[str, list[dict]]) -> int:
+    """checkov's failed checks not listed in checkov-skips.yaml, printed; their number."""
+    try:
+        listed = checkov.skips()
+        failures = checkov.scan(renders)
+    except checkov.CheckovError as err:
+        raise UserError(str(err)) from None
+    for failure in checkov.unlisted(failures, listed):
+        print(failure)
+    print(checkov.summary(failures, listed))
+    return len(checkov.unlisted(failures, listed))
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
-    objects = _manifests(args.manifest) if args.manifest else _objects(args)
-    findings = validate(objects, tuple(args.versions))
+    renders = _renders(args)
+    findings = [
+        f"{name}: {f}" for name, objects in renders.items() for f in validate(objects, tuple(args.versions))
+    ]
     for finding in findings:
         print(finding)
+    count = sum(map(len, renders.values()))
     source = f"in {len(args.manifest)} manifest files" if args.manifest else f"rendered with helm {args.helm}"
-    print(f"{len(objects)} objects {source}, Kubernetes {', '.join(args.versions)}: {len(findings)} findings")
-    return 1 if findings else 0
+    if len(renders) > 1:
+        source += f" ({len(renders)} profiles)"
+    print(f"{count} objects {source}, Kubernetes {', '.join(args.versions)}: {len(findings)} findings")
+    unlisted = _checkov(renders) if args.checkov else 0
+    return 1 if findings or unlisted else 0
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -447,6 +478,12 @@ def parser() -> argparse.ArgumentParser:
         default=[],
         type=Path,
         help="check this manifest file instead of the chart",
+    )
+    p.add_argument(
+        "--every-profile", action="store_true", help="check every ci/ and values/ profile instead of -f"
+    )
+    p.add_argument(
+        "--checkov", action="store_true", help="also scan with checkov (skips: checkov-skips.yaml)"
     )
     p.set_defaults(func=cmd_validate)
     for name, func, what, after in (

@@ -288,6 +288,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ include "airflow.fullname" $root }}-{{ .component }}
+  namespace: {{ $root.Release.Namespace | quote }}
   labels:
     {{- include "airflow.labels" $labels | nindent 4 }}
 spec:
@@ -318,6 +319,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ include "airflow.fullname" $.root }}-{{ $.component }}
+  namespace: {{ $.root.Release.Namespace | quote }}
   labels:
     {{- include "airflow.labels" $ | nindent 4 }}
 spec:
@@ -328,7 +330,7 @@ spec:
 {{- end }}{{ end }}
 {{- end -}}
 
-{{/* airflow.jobCheckProbes: liveness via `airflow jobs check` for workloads without an HTTP health endpoint; call with the job type. */}}
+{{/* airflow.jobCheckProbes: liveness and readiness via `airflow jobs check` for workloads without an HTTP health endpoint (ready: its job heartbeats, which rollouts and disruption budgets count on); call with the job type. */}}
 {{- define "airflow.jobCheckProbes" -}}
 livenessProbe:
   exec:
@@ -337,4 +339,11 @@ livenessProbe:
   periodSeconds: 60
   timeoutSeconds: 45
   failureThreshold: 5
+readinessProbe:
+  exec:
+    command: [airflow, jobs, check, --job-type, {{ . }}, --local]
+  initialDelaySeconds: 20
+  periodSeconds: 60
+  timeoutSeconds: 45
+  failureThreshold: 2
 {{- end -}}

@@ -89,6 +89,7 @@ apiVersion: v1
 kind: PersistentVolumeClaim
 metadata:
   name: {{ .name }}
+  namespace: {{ .root.Release.Namespace | quote }}
   labels:
     {{- include "airflow.labels" (dict "root" .root "component" .component) | nindent 4 }}
   annotations:
@@ -111,6 +112,7 @@ apiVersion: v1
 kind: Secret
 metadata:
   name: {{ .name }}
+  namespace: {{ .root.Release.Namespace | quote }}
   labels:
     {{- include "airflow.labels" (dict "root" .root "component" .component) | nindent 4 }}
   annotations:

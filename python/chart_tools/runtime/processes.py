@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -461,6 +462,14 @@ def probe_problem(process: Process, probe: dict[str, Any]) -> str:
         output = (done.stdout + done.stderr).decode(errors="replace").strip().splitlines()[-5:]
         return f"{command} exited {done.returncode}: {output}" if done.returncode else ""
     raise StepError(f"{process.name} probe", f"probe type {sorted(probe)} is not emulated")
+
+
+def probe_action(probe: dict[str, Any]) -> str:
+    """What a probe does (its handler), without when and how often: equal for two probes that
+    check the same thing."""
+    return json.dumps(
+        {k: v for k, v in probe.items() if k in ("exec", "httpGet", "tcpSocket", "grpc")}, sort_keys=True
+    )
 
 
 def run_probe(process: Process, probe: dict[str, Any]) -> None:

@@ -38,7 +38,16 @@ from chart_tools.runtime.plan import (
     local_path,
     under,
 )
-from chart_tools.runtime.processes import Runner, StepError, echo, http_ok, probe_url, run_probe, wait_until
+from chart_tools.runtime.processes import (
+    Runner,
+    StepError,
+    echo,
+    http_ok,
+    probe_action,
+    probe_url,
+    run_probe,
+    wait_until,
+)
 from chart_tools.runtime.services import POSTGRES_ADMIN_PASSWORD, Endpoint, ServiceError, services
 from chart_tools.runtime.usage import ContainerUsage, UsageSampler
 
@@ -461,9 +470,12 @@ class Smoke:
             self.result.logs[task] = len(lines)
 
     def _probes(self, plan: RunPlan) -> None:
+        """Every probe action of every container passes now; an action two probes share (readiness
+        and liveness both `airflow jobs check`) runs once."""
         for pod in plan.workloads:
             for process in pod.main:
-                for probe in process.probes.values():
+                actions = {probe_action(probe): probe for probe in process.probes.values()}
+                for probe in actions.values():
                     run_probe(process, probe)
 
     def cleanup(self, keep: bool) -> None:

@@ -167,6 +167,9 @@
     initialDelaySeconds: 30
     periodSeconds: 30
     failureThreshold: 5
+  readinessProbe:
+    httpGet: {path: /, port: {{ include "airflow.dags.gitSyncPort" .index }}}
+    periodSeconds: 30
   {{- end }}
   resources:
     {{- include "airflow.resources" (dict "key" "cluster.dags.git.resources" "value" $g.resources) | nindent 4 }}

@@ -6,6 +6,7 @@ apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata:
   name: {{ include "airflow.fullname" .root }}-{{ .component }}
+  namespace: {{ .root.Release.Namespace | quote }}
   labels:
     {{- include "airflow.labels" . | nindent 4 }}
 spec:
