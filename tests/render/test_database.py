@@ -2,6 +2,8 @@
 
 from urllib.parse import urlsplit
 
+import pytest
+
 from chart_tools.chart.render import find, render
 from tests.conftest import ci_file
 from tests.helpers import AIRFLOW_COMPONENTS, container, deployment, env_map, of_kind, pod_of
@@ -87,3 +89,48 @@ def test_existing_claim_is_used_not_created(helm_major):
         if "persistentVolumeClaim" in v
     ]
     assert claims == ["my-postgres-data"]
+
+
+def pods_reading_the_database(objects):
+    """(pod spec, container) for every container given the database URL, init containers too."""
+    for obj in objects:
+        if obj["kind"] in ("Deployment", "StatefulSet", "Job"):
+            spec = pod_of(obj)
+            for c in spec.get("initContainers", []) + spec["containers"]:
+                if "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" in env_map(c):
+                    yield spec, c
+
+
+@pytest.mark.parametrize(
+    ("scheme", "port", "tls_query"),
+    [
+        ("postgresql", 5432, "sslmode=verify-full&sslrootcert=/etc/airflow/database-ca/ca.crt"),
+        ("mysql+mysqldb", 3306, "ssl_ca=/etc/airflow/database-ca/ca.crt&ssl_check_hostname=true"),
+    ],
+)
+def test_external_database_ca_verifies_the_server_from_every_container(helm_major, scheme, port, tls_query):
+    external = {
+        "host": "db.example.com", "port": port, "scheme": scheme, "query": "connect_timeout=10",
+        "passwordSecret.name": "db", "caSecret": "db-ca",
+    }  # fmt: skip
+    objects = render(
+        set_values=[
+            "base.database.type=external",
+            *(f"base.database.external.{k}={v}" for k, v in external.items()),
+        ],
+        helm_major=helm_major,
+    )
+    readers = list(pods_reading_the_database(objects))
+    assert len(readers) >= 8  # every Airflow component and init container, and the migration Job
+    for spec, c in readers:
+        url = env_map(c)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+        assert urlsplit(url).query == f"connect_timeout=10&{tls_query}"
+        mount = next(m for m in c["volumeMounts"] if m["mountPath"] == "/etc/airflow/database-ca")
+        volume = next(v for v in spec["volumes"] if v["name"] == mount["name"])
+        assert volume["secret"] == {"secretName": "db-ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}
+
+
+def test_no_ca_volume_without_a_ca_secret(defaults):
+    for spec, c in pods_reading_the_database(defaults):
+        assert not [v for v in spec["volumes"] if v["name"].endswith("-ca")]
+        assert "sslrootcert" not in env_map(c)["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]

@@ -131,6 +131,91 @@ EXAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         {"cluster": {"extraEnv": [{"name": "CONNECTION_CHECK_MAX_COUNT", "value": "20"}]}},
         "cluster.extraEnv[0]",
     ),
+    "LoadBalancer without TLS": (
+        {"cluster": {"apiServer": {"service": {"type": "LoadBalancer"}}}},
+        "cluster.apiServer.service.type",
+    ),
+    "NodePort without TLS": (
+        {"cluster": {"apiServer": {"service": {"type": "NodePort"}}}},
+        "cluster.apiServer.service.type",
+    ),
+    "Ingress without TLS": (
+        {"cluster": {"apiServer": {"ingress": {"enabled": True, "host": "a.example.com"}}}},
+        "cluster.apiServer.ingress.tls",
+    ),
+    "Flower Ingress without TLS": (
+        {"cluster": {"flower": {"enabled": True, "ingress": {"enabled": True, "host": "f.example.com"}}}},
+        "cluster.flower.ingress.tls",
+    ),
+    "Ingress without a host": (
+        {"cluster": {"apiServer": {"ingress": {"enabled": True, "tls": {"secretName": "t"}}}}},
+        "cluster.apiServer.ingress.host",
+    ),
+    "Ingress host an IP address": (
+        {
+            "cluster": {
+                "apiServer": {"ingress": {"enabled": True, "host": "10.0.0.1", "tls": {"secretName": "t"}}}
+            }
+        },
+        "cluster.apiServer.ingress.host",
+    ),
+    "Ingress with an issuer and a cluster issuer": (
+        {
+            "cluster": {
+                "apiServer": {
+                    "ingress": {
+                        "enabled": True,
+                        "host": "a.example.com",
+                        "tls": {"issuer": "a", "clusterIssuer": "b"},
+                    }
+                }
+            }
+        },
+        "cluster.apiServer.ingress.tls",
+    ),
+    "Ingress annotation the chart sets": (
+        {
+            "cluster": {
+                "apiServer": {
+                    "ingress": {
+                        "enabled": True,
+                        "host": "a.example.com",
+                        "tls": {"issuer": "a"},
+                        "annotations": {"cert-manager.io/issuer": "b"},
+                    }
+                }
+            }
+        },
+        "cluster.apiServer.ingress.annotations",
+    ),
+    "HTTPRoute without a Gateway": (
+        {"cluster": {"apiServer": {"httpRoute": {"enabled": True}}}},
+        "cluster.apiServer.httpRoute.parentRefs",
+    ),
+    "HTTPRoute on every listener": (
+        {"cluster": {"apiServer": {"httpRoute": {"enabled": True, "parentRefs": [{"name": "gw"}]}}}},
+        "cluster.apiServer.httpRoute.parentRefs",
+    ),
+    "database TLS options twice": (
+        {
+            "base": {
+                "database": {
+                    "type": "external",
+                    "external": {
+                        "host": "db.example.com",
+                        "passwordSecret": {"name": "db"},
+                        "caSecret": "ca",
+                        "query": "sslmode=require",
+                    },
+                }
+            }
+        },
+        "base.database.external.query",
+    ),
+    "Redis CA without TLS": (
+        {"cluster": {"redis": {"type": "external", "external": {"host": "r.example.com", "caSecret": "ca"}}}},
+        "cluster.redis.external.caSecret",
+    ),
     "admin password in values in the GitOps mode": (
         {"generateSecrets": False, "cluster": {"auth": {"admin": {"password": "secret"}}}},
         "cluster.auth.admin.password",

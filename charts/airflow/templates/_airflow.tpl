@@ -112,7 +112,19 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
 {{- end -}}
 {{- end -}}
 
-{{/* airflow.volumes: volumes of every Airflow pod: the config files, /tmp, the log folder (an emptyDir or the log claim) and the log backend's CA. */}}
+{{/* airflow.caCertificates: the CA certificates Airflow verifies servers with, as a JSON list of {volume, secret, path}: the log backend's, the external database's, the external Redis's. */}}
+{{- define "airflow.caCertificates" -}}
+{{- $cas := list -}}
+{{- range $volume, $ca := dict
+  "logging-ca" (list (include "airflow.logging.caSecret" .) (include "airflow.logging.caPath" .))
+  "database-ca" (list (ternary .Values.base.database.external.caSecret "" (eq .Values.base.database.type "external")) (include "airflow.database.caPath" .))
+  "redis-ca" (list (include "airflow.celery.caSecret" .) (include "airflow.celery.caPath" .)) -}}
+{{- if first $ca }}{{ $cas = append $cas (dict "volume" $volume "secret" (first $ca) "path" (last $ca)) }}{{ end -}}
+{{- end -}}
+{{- toJson $cas -}}
+{{- end -}}
+
+{{/* airflow.volumes: volumes of every Airflow pod: the config files, /tmp, the log folder (an emptyDir or the log claim) and the CA certificates. */}}
 {{- define "airflow.volumes" -}}
 - name: config
   configMap:
@@ -126,10 +138,10 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
   {{- else }}
   emptyDir: {}
   {{- end }}
-{{- with include "airflow.logging.caSecret" . }}
-- name: logging-ca
+{{- range include "airflow.caCertificates" . | fromJsonArray }}
+- name: {{ .volume }}
   secret:
-    secretName: {{ . | quote }}
+    secretName: {{ .secret | quote }}
     items: [{key: ca.crt, path: ca.crt}]
 {{- end }}
 {{- end -}}
@@ -149,9 +161,9 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
   mountPath: /tmp
 - name: logs
   mountPath: {{ include "airflow.logFolder" . | quote }}
-{{- if include "airflow.logging.caSecret" . }}
-- name: logging-ca
-  mountPath: {{ include "airflow.logging.caPath" . | dir }}
+{{- range include "airflow.caCertificates" . | fromJsonArray }}
+- name: {{ .volume }}
+  mountPath: {{ dir .path }}
   readOnly: true
 {{- end }}
 {{- end -}}

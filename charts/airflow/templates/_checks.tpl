@@ -18,6 +18,10 @@
 {{- if and $v.flower.enabled (ne (include "airflow.executor.celery" .) "true") -}}
 {{- fail (printf "cluster.flower.enabled needs cluster.executor to include CeleryExecutor (it is %s)" $v.executor) -}}
 {{- end -}}
+{{- $svc := $v.apiServer.service -}}
+{{- if and (has $svc.type (list "NodePort" "LoadBalancer")) (not $svc.plainHttpAcknowledged) -}}
+{{- fail (printf "cluster.apiServer.service.type: a %s Service serves the UI and its logins over plain HTTP; use cluster.apiServer.ingress or httpRoute (TLS), or set cluster.apiServer.service.plainHttpAcknowledged: true when TLS ends in front of it" $svc.type) -}}
+{{- end -}}
 {{- if and $v.auth.admin.password (not $.Values.generateSecrets) -}}
 {{- fail (printf "cluster.auth.admin.password: with generateSecrets false the chart writes no Secret; put the password under key admin-password of Secret %s" (include "airflow.secrets.name" $)) -}}
 {{- end -}}

@@ -57,6 +57,9 @@ IMAGE_DIGEST = r"sha256:[a-f0-9]{64}"
 
 _HOST_LABEL = r"[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?"
 HOST = rf"{_HOST_LABEL}(\.{_HOST_LABEL})*"  # a DNS name or an IPv4 address: no port, path or query
+# A name clients resolve (Ingress host, Gateway API Hostname): lower-case DNS labels, an optional
+# "*." wildcard first, and a last label that starts with a letter, so never an IP address.
+HOSTNAME = rf"(\*\.)?({DNS_LABEL}\.)*{DNS1035_LABEL}"
 _URL_PATH = r"(/[-A-Za-z0-9._~%!$&'()*+,;=:@/{}]*)?"
 HTTP_URL = rf"https?://({HOST})(:[0-9]{{1,5}})?{_URL_PATH}"  # no user:password@, no query
 # Printable text: no control character (C0, DEL, C1) that could end a line, argument or field, or
@@ -158,6 +161,19 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
     "imageDigest": _string("image digest or empty", IMAGE_DIGEST, empty=True),
     "cidr": _string("CIDR", CIDR, 49),
     "host": _string("host name or empty", HOST, 253, empty=True),
+    "hostname": _string("DNS host name (a *. prefix allowed)", HOSTNAME, 253),
+    "optionalHostname": _string("DNS host name or empty", HOSTNAME, 253, empty=True),
+    "gatewayListener": {
+        "title": "Gateway listener",
+        "type": "object",
+        "properties": {
+            "name": {"$ref": "#/definitions/dnsSubdomain"},
+            "namespace": {"$ref": "#/definitions/dnsLabel"},
+            "sectionName": _string("listener name", DNS_SUBDOMAIN, 253),
+        },
+        "required": ["name", "sectionName"],
+        "additionalProperties": False,
+    },
     "httpUrl": _string("http(s) URL or empty", HTTP_URL, 2048, empty=True),
     "gitUrl": _string("git URL", GIT_URL, 2048),
     "gitRef": _string("git ref", GIT_REF, 255),

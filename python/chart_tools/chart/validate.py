@@ -4,8 +4,9 @@ Schemas: Kubernetes' strict OpenAPI schemas with the API server's own rules adde
 (kube_schema.py: name and label formats, quantities, operators), one validator built per
 (Kubernetes version, apiVersion, kind) and cached. A kind with no schema in a version is an error
 (that is how a removed or unknown API shows up). Custom resources of the Prometheus Operator are
-checked against their CRD schemas. What a schema cannot say (names per kind, requests within
-limits, mounts naming volumes) is checked by the `api-rules` functions below.
+checked against their CRD schemas, Gateway API HTTPRoutes against our own (gateway_api.py).
+What a schema cannot say (names per kind, requests within limits, mounts naming volumes) is
+checked by the `api-rules` functions below.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from chart_tools.chart import kube_schema
+from chart_tools.chart import gateway_api, kube_schema
 from chart_tools.chart.formats import DNS1035_LABEL, DNS_LABEL, anchored, go_patterns, go_regex, quantity
 from chart_tools.chart.render import Manifest
 
@@ -89,8 +90,11 @@ def _strict(node: Any) -> Any:
 
 @functools.cache
 def crd_validator(api_version: str, kind: str) -> Any:
-    """Strict validator of a Prometheus Operator custom resource (from its cloudcoil model, which
-    alone would accept unknown fields); None for other kinds."""
+    """Strict validator of a custom resource: a Prometheus Operator one (from its cloudcoil model,
+    which alone would accept unknown fields) or a Gateway API HTTPRoute (gateway_api.py); None for
+    other kinds."""
+    if (api_version, kind) == ("gateway.networking.k8s.io/v1", "HTTPRoute"):
+        return _Validator(gateway_api.HTTPROUTE)
     if api_version != "monitoring.coreos.com/v1":
         return None
     from cloudcoil.models.prometheus_operator import v1

@@ -357,6 +357,18 @@ def mapped_json(value: str, mapped: Callable[[str], bool], root: Path) -> str:
     return value if new == data else json.dumps(new)
 
 
+def mapped_query(value: str, mapped: Callable[[str], bool], root: Path) -> str:
+    """A URL with every mapped absolute path among its query values moved into the pod root."""
+    base, _, query = value.partition("?")
+    params = []
+    for param in query.split("&"):
+        name, eq, path = param.partition("=")
+        params.append(
+            f"{name}={local_path(root, path)}" if eq and path.startswith("/") and mapped(path) else param
+        )
+    return f"{base}?{'&'.join(params)}"
+
+
 def local_arg(arg: str, mapped: Callable[[str], bool], root: Path) -> str:
     """A container argument with a mapped absolute path (`/p` or `--flag=/p`) moved into the pod root."""
     flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
@@ -384,6 +396,8 @@ def path_overrides(
             overrides[env_name(section, key)] = str(local_path(root, value))
         elif value.startswith("[") and (new := mapped_json(value, mapped, root)) != value:
             overrides[env_name(section, key)] = new  # e.g. DAG bundle paths
+        elif "?" in value and (new := mapped_query(value, mapped, root)) != value:
+            overrides[env_name(section, key)] = new  # e.g. sslrootcert= in the database URL
     for name, value in env.items():
         if not name.startswith("AIRFLOW__") and value.startswith("/") and mapped(value):
             overrides[name] = str(local_path(root, value))

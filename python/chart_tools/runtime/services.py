@@ -23,7 +23,7 @@ from pathlib import Path
 
 # Debian package -> the binary the tests run from it (git: the git-sync stand-in; prometheus:
 # promtool, which checks the alert rules and dashboard queries; docker-registry: the OCI chart
-# registry and gnupg: package signing, for the release tests).
+# registry and gnupg: package signing, for the release tests; openssl: certificates for TLS).
 DEBIAN_PACKAGES = {
     "postgresql": "initdb",
     "redis-server": "redis-server",
@@ -32,6 +32,7 @@ DEBIAN_PACKAGES = {
     "docker-registry": "docker-registry",
     "gnupg": "gpg",
     "chromium": "chromium",  # the browser test drives it through Playwright
+    "openssl": "openssl",  # the local servers' TLS certificates
 }
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
 POSTGRES_ADMIN_PASSWORD = "airflow-smoke-admin"  # the superuser `postgres`
@@ -51,6 +52,7 @@ class Endpoint:
     user: str = ""
     password: str = ""
     database: str = ""
+    ca_cert: str = ""  # PEM of the CA that signed the server's TLS certificate; "" without TLS
     # Restart the server in place (same port, same data), for fault tests; None: not supported.
     restart: Callable[[], None] | None = field(default=None, compare=False, repr=False)
 
@@ -107,13 +109,42 @@ def _run(cmd: list[str], what: str) -> None:
         )
 
 
+# A new P-256 key, unencrypted, for `openssl req`.
+EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+
+def _openssl(*args: str) -> None:
+    _run([_server_bin("openssl"), *args], f"openssl {args[0]}")
+
+
+def make_ca(folder: Path, name: str) -> Path:
+    """A throwaway certificate authority (ca.key, ca.crt) in `folder`; the certificate's path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    cert = folder / "ca.crt"
+    _openssl("req", "-x509", *EC_KEY, "-keyout", str(folder / "ca.key"), "-out", str(cert), "-days", "7",
+             "-subj", f"/CN={name}")  # fmt: skip
+    return cert
+
+
+def make_server_cert(folder: Path, ca: Path, names: str) -> tuple[Path, Path]:
+    """A server key and certificate signed by `ca` for `names` (subjectAltName syntax)."""
+    key, csr, cert, ext = (folder / n for n in ("server.key", "server.csr", "server.crt", "san.ext"))
+    _openssl("req", *EC_KEY, "-keyout", str(key), "-out", str(csr), "-subj", "/CN=server")
+    ext.write_text(f"subjectAltName={names}\n")
+    _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca.with_suffix(".key")),
+             "-CAcreateserial", "-out", str(cert), "-days", "7", "-extfile", str(ext))  # fmt: skip
+    return key, cert
+
+
 @contextlib.contextmanager
 def local_postgres() -> Iterator[Endpoint]:
     """A throwaway PostgreSQL cluster on a free port; a database and user `airflow` in it.
 
     TCP logins need the password (scram), as on a real server, so a test can tell roles apart;
-    the superuser `postgres` has POSTGRES_ADMIN_PASSWORD. Its data lives in a folder of its own
-    (owned by `postgres` when we are root), removed on exit.
+    the superuser `postgres` has POSTGRES_ADMIN_PASSWORD. It serves TLS with a certificate for
+    127.0.0.1 from a CA of its own (Endpoint.ca_cert), so clients can verify it as they would a
+    managed database. Its data lives in a folder of its own (owned by `postgres` when we are
+    root), removed on exit.
     """
     prefix = _run_as_postgres_user()
     data = Path(tempfile.mkdtemp(prefix="chart-tools-postgres-"))
@@ -124,8 +155,15 @@ def local_postgres() -> Iterator[Endpoint]:
     try:
         auth = ["--auth-local=trust", "--auth-host=scram-sha-256"]
         _run([*prefix, _server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", *auth], "initdb")
+        ca = make_ca(data / "tls", "chart-tools PostgreSQL CA")
+        key, cert = make_server_cert(data / "tls", ca, "IP:127.0.0.1,DNS:localhost")
+        if prefix:
+            for path in (key, cert):
+                shutil.chown(path, "postgres")
+        key.chmod(0o600)
         options = (
             f"-p {port} -h 127.0.0.1 -k {data} -c fsync=off -c full_page_writes=off -c max_connections=300"
+            f" -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
         )
         server = [*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w"]
         _run([*server, "start"], "pg_ctl start")
@@ -143,6 +181,7 @@ def local_postgres() -> Iterator[Endpoint]:
             "airflow",
             POSTGRES_PASSWORD,
             "airflow",
+            ca.read_text(),
             lambda: _run(restart, "pg_ctl restart"),
         )
     finally:
@@ -156,11 +195,17 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
     port = free_port()
     folder = workdir / "redis"
     folder.mkdir(parents=True)
+    ca = make_ca(folder / "tls", "chart-tools Redis CA")
+    key, cert = make_server_cert(folder / "tls", ca, "IP:127.0.0.1,DNS:localhost")
+    tls = ["--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-auth-clients", "no"]
     args = [
         "--requirepass",
         REDIS_PASSWORD,
         "--port",
+        "0",
+        "--tls-port",
         str(port),
+        *tls,
         "--bind",
         "127.0.0.1",
         "--save",
@@ -186,7 +231,7 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
 
     try:
         start()
-        yield Endpoint("127.0.0.1", port, password=REDIS_PASSWORD, restart=restart)
+        yield Endpoint("127.0.0.1", port, password=REDIS_PASSWORD, ca_cert=ca.read_text(), restart=restart)
     finally:
         procs[-1].terminate()
         procs[-1].wait(timeout=10)

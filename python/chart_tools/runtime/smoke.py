@@ -55,6 +55,8 @@ DAGS = ROOT / "dags"
 DEFAULT_PROFILE = ROOT / "values" / "celery-executor.yaml"
 DB_SECRET = "chart-tools-smoke-db"
 DB_ADMIN_SECRET = "chart-tools-smoke-db-admin"
+DB_CA_SECRET = "chart-tools-smoke-db-ca"
+REDIS_CA_SECRET = "chart-tools-smoke-redis-ca"
 REDIS_SECRET = "chart-tools-smoke-redis"
 # Deadlines on a quiet two-core machine, in seconds. The start phase measures how busy the machine
 # is today: when it took longer than QUIET_START_SECONDS, the later deadlines grow by that factor.
@@ -115,6 +117,8 @@ def runtime_values(
 ) -> tuple[Path, list[Manifest]]:
     """Values pointing the database and the broker at the local servers, and the Secrets a user
     would create for them. These are ordinary chart values: nothing is special-cased for tests.
+    Both servers speak TLS with certificates from their own CAs, which the values name, so every
+    run verifies them as a careful user's install would.
 
     With `base`, this release is a cluster on the base release of that name, whose embedded
     PostgreSQL the local server plays (its admin Secret holds the local superuser's password)."""
@@ -137,18 +141,23 @@ def runtime_values(
             },
         }
         secrets = [_secret(DB_SECRET, "password", pg.password)]
+        if pg.ca_cert:  # verify the local server's certificate, as against a managed database
+            database["external"]["caSecret"] = DB_CA_SECRET
+            secrets.append(_secret(DB_CA_SECRET, "ca.crt", pg.ca_cert))
         topology = {"base": {"database": database}, "cluster": {}}
-    topology["cluster"]["redis"] = {
-        "type": "external",
-        "external": {
-            "host": redis.host,
-            "port": redis.port,
-            "passwordSecret": {"name": REDIS_SECRET, "key": "password"},
-        },
+    broker = {
+        "host": redis.host,
+        "port": redis.port,
+        "passwordSecret": {"name": REDIS_SECRET, "key": "password"},
     }
+    secrets.append(_secret(REDIS_SECRET, "password", redis.password))
+    if redis.ca_cert:  # the local server speaks TLS only
+        broker |= {"tls": True, "caSecret": REDIS_CA_SECRET}
+        secrets.append(_secret(REDIS_CA_SECRET, "ca.crt", redis.ca_cert))
+    topology["cluster"]["redis"] = {"type": "external", "external": broker}
     path = run_dir / "runtime-values.yaml"
     path.write_text(yaml.safe_dump(topology))
-    return path, [*secrets, _secret(REDIS_SECRET, "password", redis.password)]
+    return path, secrets
 
 
 def _dags_folder(process: Process) -> str:

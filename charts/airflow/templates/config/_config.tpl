@@ -22,6 +22,12 @@ metrics:
   statsd_port: {{ include "airflow.metrics.statsdPort" . | quote }}
   statsd_prefix: airflow
 {{- end }}
+{{- if include "airflow.celery.caSecret" . }}
+celery:
+  ssl_active: "True"
+  ssl_mutual_tls: "False"
+  ssl_cacert: {{ include "airflow.celery.caPath" . | quote }}
+{{- end }}
 {{- if eq (include "airflow.dags.git" .) "true" }}
 dag_processor:
   dag_bundle_config_list: {{ include "airflow.dags.bundles" . | quote }}

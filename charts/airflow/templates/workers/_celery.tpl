@@ -11,9 +11,19 @@
 {{- else -}}
 {{- $e := $r.external -}}
 {{- if not $e.host }}{{ fail "cluster.redis.external.host is required when cluster.executor includes CeleryExecutor and cluster.redis.type is external" }}{{ end -}}
+{{- if and $e.caSecret (not $e.tls) }}{{ fail "cluster.redis.external.caSecret needs cluster.redis.external.tls: true" }}{{ end -}}
 {{- toJson (dict "scheme" (ternary "rediss" "redis" $e.tls) "host" $e.host "port" $e.port "database" $e.database "secret" $e.passwordSecret.name "key" $e.passwordSecret.key) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* airflow.celery.caSecret: the external Redis's CA Secret, when there is one and Celery uses Redis. */}}
+{{- define "airflow.celery.caSecret" -}}
+{{- $r := .Values.cluster.redis -}}
+{{- if and (eq (include "airflow.executor.celery" .) "true") (eq $r.type "external") -}}{{ $r.external.caSecret }}{{- end -}}
+{{- end -}}
+
+{{/* airflow.celery.caPath: where the external Redis's CA certificate is mounted. */}}
+{{- define "airflow.celery.caPath" -}}/etc/airflow/redis-ca/ca.crt{{- end -}}
 
 {{/* airflow.celery.env: broker and result-backend URLs, built here once for every Celery consumer (scheduler, workers, flower). */}}
 {{- define "airflow.celery.env" -}}

@@ -49,9 +49,18 @@
 {{- toJson (dict "scheme" (include "airflow.database.scheme" $sp.engine) "host" (printf "%s-sqlproxy" (include "airflow.base.fullname" .)) "port" (include "airflow.database.port" $sp.engine) "database" $sp.database "user" $sp.user "secret" $sp.passwordSecret.name "key" $sp.passwordSecret.key "query" "") -}}
 {{- else -}}
 {{- $ext := $db.external -}}
-{{- toJson (dict "scheme" $ext.scheme "host" $ext.host "port" $ext.port "database" $ext.database "user" $ext.user "secret" $ext.passwordSecret.name "key" $ext.passwordSecret.key "query" $ext.query) -}}
+{{- $query := list -}}
+{{- with $ext.query }}{{ $query = append $query . }}{{ end -}}
+{{- if $ext.caSecret -}}
+{{- $ca := include "airflow.database.caPath" . -}}
+{{- $query = append $query (ternary (printf "ssl_ca=%s&ssl_check_hostname=true" $ca) (printf "sslmode=verify-full&sslrootcert=%s" $ca) (hasPrefix "mysql" $ext.scheme)) -}}
+{{- end -}}
+{{- toJson (dict "scheme" $ext.scheme "host" $ext.host "port" $ext.port "database" $ext.database "user" $ext.user "secret" $ext.passwordSecret.name "key" $ext.passwordSecret.key "query" (join "&" $query)) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* airflow.database.caPath: where the external database's CA certificate is mounted (base.database.external.caSecret). */}}
+{{- define "airflow.database.caPath" -}}/etc/airflow/database-ca/ca.crt{{- end -}}
 
 {{/* airflow.database.validate: what each database type needs, and names its server accepts. */}}
 {{- define "airflow.database.validate" -}}
@@ -61,6 +70,9 @@
 {{- end -}}
 {{- if and (eq $db.type "external") (not $db.external.passwordSecret.name) -}}
 {{- fail "base.database.external.passwordSecret.name is required when base.database.type is external" -}}
+{{- end -}}
+{{- if and (eq $db.type "external") $db.external.caSecret (regexMatch "(^|&)(sslmode|sslrootcert|ssl_[a-z_]+)=" $db.external.query) -}}
+{{- fail "base.database.external.query: its TLS options are set by base.database.external.caSecret; remove them from the query" -}}
 {{- end -}}
 {{- if and (eq $db.type "sqlproxy") (not $db.sqlproxy.passwordSecret.name) -}}
 {{- fail "base.database.sqlproxy.passwordSecret.name is required when base.database.type is sqlproxy" -}}
