@@ -167,9 +167,15 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
         "title": "Gateway listener",
         "type": "object",
         "properties": {
-            "name": {"$ref": "#/definitions/dnsSubdomain"},
-            "namespace": {"$ref": "#/definitions/dnsLabel"},
-            "sectionName": _string("listener name", DNS_SUBDOMAIN, 253),
+            "name": {"$ref": "#/definitions/dnsSubdomain", "description": "The Gateway's name."},
+            "namespace": {
+                "$ref": "#/definitions/dnsLabel",
+                "description": "The Gateway's namespace (default: the release's).",
+            },
+            "sectionName": {
+                **_string("listener name", DNS_SUBDOMAIN, 253),
+                "description": "The name of the Gateway's HTTPS listener, where TLS ends.",
+            },
         },
         "required": ["name", "sectionName"],
         "additionalProperties": False,
