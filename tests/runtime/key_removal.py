@@ -2,24 +2,27 @@
 of one component's main container, runs a DAG, and records how the run breaks.
 
 `python -m tests.runtime.key_removal [COMPONENT/SECRET ...]` prints a Markdown table
-(docs/security.md shows it). It runs one smoke per case, about 20 minutes in all, so `make test`
-does not run it: there the smokes of every executor prove the reduced sets work, and
-test_smoke.py keeps one removal (the scheduler's JWT secret).
+(docs/security.md shows it). It runs a control and one smoke per case, about 25 minutes in all,
+so `make test` does not run it: there the smokes of every executor prove the reduced sets work,
+and test_smoke.py keeps one removal (the scheduler's JWT secret).
 """
 
 from __future__ import annotations
 
+import base64
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 
+import urllib3
 from airflow_client import client
 
 from chart_tools import ROOT
-from chart_tools.airflow_api import Airflow
+from chart_tools.airflow_api import Airflow, AirflowCheckError, token
 from chart_tools.chart.render import Manifest
 from chart_tools.runtime.plan import RunPlan
-from chart_tools.runtime.smoke import DAGS, DEFAULT_PROFILE, Smoke
+from chart_tools.runtime.smoke import DAGS, DEFAULT_PROFILE, Smoke, service_url
 
 # Secret -> the variable that carries it into a container.
 VARIABLES = {
@@ -40,7 +43,7 @@ CASES = [
     ("scheduler", "jwt-secret", "tutorial"),
     ("scheduler", "database", "tutorial"),
     ("scheduler", "redis", "tutorial"),
-    ("dag-processor", "fernet-key", "tutorial"),
+    ("dag-processor", "fernet-key", "parse_time_variable"),
     ("dag-processor", "database", "tutorial"),
     ("triggerer", "fernet-key", "start_from_trigger"),
     ("triggerer", "api-secret-key", "deferrable_sensor"),
@@ -54,7 +57,14 @@ CASES = [
     ("migrations", "admin-password", "tutorial"),
 ]
 UNENCRYPTED = "empty cryptography key - values will not be stored encrypted"
-DAG_FILES = [*sorted(DAGS.glob("*.py")), ROOT / "tests" / "data" / "dags" / "start_from_trigger.py"]
+PROBE_VALUE = "not for everyone's eyes"
+DAG_FILES = [
+    *sorted(DAGS.glob("*.py")),
+    *(
+        ROOT / "tests" / "data" / "dags" / f"{name}.py"
+        for name in ("start_from_trigger", "parse_time_variable")
+    ),
+]
 
 
 def without(component: str, secret: str) -> Callable[[list[Manifest]], None]:
@@ -88,43 +98,89 @@ def without(component: str, secret: str) -> Callable[[list[Manifest]], None]:
 
 
 class VariableProbe(Smoke):
-    """The smoke, plus a Variable written through the REST API before the run; `encrypted` says
-    whether it reached the database encrypted."""
+    """The smoke, plus a Variable written through the REST API before the run, then the checks
+    the run itself does not make; `problems` lists what they found broken."""
 
-    encrypted: bool | None = None
+    problems: list[str]
 
     def use(self, api: Airflow, plan: RunPlan, objects: list[Manifest]) -> None:
-        body = client.VariableBody(key="key_removal_probe", value="not for everyone's eyes")
+        self.problems = []
+        body = client.VariableBody(key="key_removal_probe", value=PROBE_VALUE)
         api._call("variable", client.VariableApi(api._client).post_variable, body, retry=False)
         super().use(api, plan, objects)
+        if self._sql("select is_encrypted from variable where key = 'key_removal_probe'") != "t":
+            self.problems.append("a Variable set through the REST API was stored unencrypted")
+        if (
+            self._sql("select count(*) from log where event like 'cli_%' and extra like '%flower%'")
+            == "0"
+        ):
+            self.problems.append("Flower's start is missing from the audit log (`log` table)")
+        self.problems += filter(
+            None, (self._flower_workers(plan, objects), self._secret_login(plan, objects))
+        )
+        if self.dag_id == "parse_time_variable":
+            self.problems += filter(None, [self._parsed_variable(api)])
+
+    def _sql(self, query: str) -> str:
         pg = self.endpoints[0]
         url = f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}"
-        query = "select is_encrypted from variable where key = 'key_removal_probe'"
         out = subprocess.run(["psql", url, "-Atc", query], capture_output=True, text=True, check=True)
-        self.encrypted = out.stdout.strip() == "t"
+        return out.stdout.strip()
+
+    @staticmethod
+    def _secret(objects: list[Manifest], key: str) -> str:
+        secret = next(o for o in objects if o["kind"] == "Secret" and key in o.get("data", {}))
+        return base64.b64decode(secret["data"][key]).decode()
+
+    def _flower_workers(self, plan: RunPlan, objects: list[Manifest]) -> str:
+        """Flower's API lists the Celery worker (it asks the workers through the broker)."""
+        url = f"{service_url(plan, objects, 'flower')}/api/workers?refresh=true"
+        auth = urllib3.make_headers(basic_auth=f"admin:{self._secret(objects, 'flower-password')}")
+        try:
+            response = urllib3.request("GET", url, headers=auth, timeout=30, retries=False)
+        except urllib3.exceptions.HTTPError as err:
+            return f"Flower's API did not answer: {err}"
+        if response.status != 200 or not any(name.startswith("celery@") for name in response.json() or {}):
+            return f"Flower's API listed no worker ({response.status}: {response.data[:120]!r})"
+        return ""
+
+    def _secret_login(self, plan: RunPlan, objects: list[Manifest]) -> str:
+        """The admin logs in with the password from the Secret, as NOTES.txt tells users to."""
+        try:
+            token(service_url(plan, objects, "api-server"), "admin", self._secret(objects, "admin-password"))
+        except AirflowCheckError as err:
+            return f"the admin could not log in with the Secret's admin-password ({err})"
+        return ""
+
+    def _parsed_variable(self, api: Airflow) -> str:
+        """The dag-processor read the encrypted Variable while parsing (the DAG's description)."""
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if api.dags.get_dag("parse_time_variable").description == PROBE_VALUE:
+                return ""
+            time.sleep(5)
+        return "the dag-processor never read the Variable while parsing (the DAG kept its default)"
 
 
 def run_case(component: str, secret: str, dag_id: str) -> str:
     """How the run ends without the secret: its failure; or, when it passed, whether a Variable
     or the component's own writes were left unencrypted (Airflow's warning when it encrypts
     without a fernet key); else "passed"."""
-    smoke = VariableProbe(
-        [DEFAULT_PROFILE], dag_id=dag_id, mutate=without(component, secret), dag_files=DAG_FILES
-    )
+    mutate = without(component, secret) if component else None
+    smoke = VariableProbe([DEFAULT_PROFILE], dag_id=dag_id, mutate=mutate, dag_files=DAG_FILES)
     result = smoke.run()
     logs = "".join(p.read_text(errors="replace") for p in (smoke.run_dir / "logs").glob(f"{component}.*.log"))
     smoke.cleanup(keep=False)
     if not result.ok:
         return " ".join(result.failure.split())[:300]
-    if smoke.encrypted is False:
-        return "the run passed, but a Variable set through the REST API was stored unencrypted"
-    if UNENCRYPTED in logs:
-        return f"the run passed, but {component} logged: {UNENCRYPTED}"
-    return "passed"
+    problems = smoke.problems + ([f"{component} logged: {UNENCRYPTED}"] if UNENCRYPTED in logs else [])
+    return f"the run passed, but {'; '.join(problems)}" if problems else "passed"
 
 
 def main(names: list[str]) -> None:
     cases = [c for c in CASES if not names or f"{c[0]}/{c[1]}" in names]
+    # The control: with every secret in place, every check passes (else the checks prove nothing).
+    cases = [("", "", "parse_time_variable"), *cases]
     print("| component | secret taken out | DAG | what broke |\n|---|---|---|---|")
     for component, secret, dag_id in cases:
         print(f"| {component} | {secret} | {dag_id} | {run_case(component, secret, dag_id)} |", flush=True)
