@@ -89,10 +89,11 @@ def _checkov(renders: dict[str, list[dict]]) -> int:
         failures = checkov.scan(renders)
     except checkov.CheckovError as err:
         raise UserError(str(err)) from None
-    for failure in checkov.unlisted(failures, listed):
+    unlisted = checkov.unlisted(failures, listed)
+    for failure in unlisted:
         print(failure)
     print(checkov.summary(failures, listed))
-    return len(checkov.unlisted(failures, listed))
+    return len(unlisted)
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

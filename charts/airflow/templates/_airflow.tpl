@@ -117,7 +117,7 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
 {{- $cas := list -}}
 {{- range $volume, $ca := dict
   "logging-ca" (list (include "airflow.logging.caSecret" .) (include "airflow.logging.caPath" .))
-  "database-ca" (list (ternary .Values.base.database.external.caSecret "" (eq .Values.base.database.type "external")) (include "airflow.database.caPath" .))
+  "database-ca" (list (include "airflow.database.caSecret" .) (include "airflow.database.caPath" .))
   "redis-ca" (list (include "airflow.celery.caSecret" .) (include "airflow.celery.caPath" .)) -}}
 {{- if first $ca }}{{ $cas = append $cas (dict "volume" $volume "secret" (first $ca) "path" (last $ca)) }}{{ end -}}
 {{- end -}}

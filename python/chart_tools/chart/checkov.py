@@ -68,16 +68,15 @@ def scan(renders: dict[str, list[Manifest]]) -> list[Failure]:
     with tempfile.TemporaryDirectory(prefix="checkov-") as folder:
         for name, objects in renders.items():
             (Path(folder) / f"{name}.yaml").write_text(yaml.safe_dump_all(objects, sort_keys=False))
-        command = [str(CHECKOV), "-d", folder, "--framework", "kubernetes", "--skip-download"]
-        done = subprocess.run(
-            [*command, "--quiet", "--compact", "-o", "json"], capture_output=True, text=True
-        )
+        command = [str(CHECKOV), "-d", folder, "--framework", "kubernetes", "--skip-download", "--quiet"]
+        done = subprocess.run([*command, "--compact", "-o", "json"], capture_output=True, text=True)
     if done.returncode not in (0, 1):
         raise CheckovError(f"checkov exited {done.returncode}: {done.stderr.strip()[-300:]}")
     reports = _reports(done.stdout)
     scanned = sum(r.get("summary", r).get("resource_count", 0) for r in reports)
-    if scanned < sum(map(len, renders.values())):  # checkov skips what it cannot read, silently
-        raise CheckovError(f"checkov read {scanned} resources of {sum(map(len, renders.values()))}")
+    given = sum(map(len, renders.values()))
+    if scanned < given:  # checkov skips what it cannot read, silently
+        raise CheckovError(f"checkov read {scanned} resources of {given}")
     return sorted(
         Failure(Path(f["file_path"]).stem, f["resource"], f["check_id"], f["check_name"])
         for r in reports

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chart_tools.chart.formats import DNS1035_LABEL, DNS_LABEL, DNS_SUBDOMAIN, anchored
+from chart_tools.chart.formats import DNS_LABEL, DNS_SUBDOMAIN, HOSTNAME, anchored
 
 
 def _string(pattern: str | None, max_length: int) -> dict[str, Any]:
@@ -35,13 +35,12 @@ OBJECT_NAME = _string(None, 253)
 NAMESPACE = _string(DNS_LABEL, 63)
 SECTION_NAME = _string(DNS_SUBDOMAIN, 253)
 PORT = {"type": "integer", "minimum": 1, "maximum": 65535}
-# Hostname: a DNS name, optionally with a "*." wildcard first; IP addresses are not allowed.
-HOSTNAME = _string(rf"(\*\.)?({DNS_LABEL}\.)*{DNS1035_LABEL}", 253)
+KIND = _string(r"[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?", 63)
 
 PARENT_REF = _closed(
     {
         "group": {"type": "string", "maxLength": 253, "pattern": f"^$|{anchored(DNS_SUBDOMAIN)}"},
-        "kind": _string(r"[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?", 63),
+        "kind": KIND,
         "namespace": NAMESPACE,
         "name": OBJECT_NAME,
         "sectionName": SECTION_NAME,
@@ -51,15 +50,16 @@ PARENT_REF = _closed(
 )
 PATH_MATCH = {
     "oneOf": [
-        _closed({"type": {"const": "PathPrefix"}, "value": {**_string("/.*", 1024)}}, ["type", "value"]),
-        _closed({"type": {"const": "Exact"}, "value": {**_string("/.*", 1024)}}, ["type", "value"]),
+        _closed(
+            {"type": {"enum": ["PathPrefix", "Exact"]}, "value": _string("/.*", 1024)}, ["type", "value"]
+        ),
         _closed({"type": {"const": "RegularExpression"}, "value": _string(None, 1024)}, ["type", "value"]),
     ]
 }
 BACKEND_REF = _closed(
     {
         "group": {"type": "string", "maxLength": 253},
-        "kind": _string(r"[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?", 63),
+        "kind": KIND,
         "name": OBJECT_NAME,
         "namespace": NAMESPACE,
         "port": PORT,  # required for a Service backend, the only kind the chart routes to
@@ -82,7 +82,7 @@ HTTPROUTE: dict[str, Any] = _closed(
         "spec": _closed(
             {
                 "parentRefs": {"type": "array", "maxItems": 32, "items": PARENT_REF},
-                "hostnames": {"type": "array", "maxItems": 16, "items": HOSTNAME},
+                "hostnames": {"type": "array", "maxItems": 16, "items": _string(HOSTNAME, 253)},
                 "rules": {"type": "array", "maxItems": 16, "items": RULE},
             }
         ),

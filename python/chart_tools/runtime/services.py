@@ -136,6 +136,12 @@ def make_server_cert(folder: Path, ca: Path, names: str) -> tuple[Path, Path]:
     return key, cert
 
 
+def server_tls(folder: Path, name: str) -> tuple[Path, Path, Path]:
+    """(CA certificate, server key, server certificate) for a loopback server, from a CA of its own."""
+    ca = make_ca(folder, f"chart-tools {name} CA")
+    return ca, *make_server_cert(folder, ca, "IP:127.0.0.1,DNS:localhost")
+
+
 @contextlib.contextmanager
 def local_postgres() -> Iterator[Endpoint]:
     """A throwaway PostgreSQL cluster on a free port; a database and user `airflow` in it.
@@ -155,8 +161,7 @@ def local_postgres() -> Iterator[Endpoint]:
     try:
         auth = ["--auth-local=trust", "--auth-host=scram-sha-256"]
         _run([*prefix, _server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", *auth], "initdb")
-        ca = make_ca(data / "tls", "chart-tools PostgreSQL CA")
-        key, cert = make_server_cert(data / "tls", ca, "IP:127.0.0.1,DNS:localhost")
+        ca, key, cert = server_tls(data / "tls", "PostgreSQL")
         if prefix:
             for path in (key, cert):
                 shutil.chown(path, "postgres")
@@ -195,8 +200,7 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
     port = free_port()
     folder = workdir / "redis"
     folder.mkdir(parents=True)
-    ca = make_ca(folder / "tls", "chart-tools Redis CA")
-    key, cert = make_server_cert(folder / "tls", ca, "IP:127.0.0.1,DNS:localhost")
+    ca, key, cert = server_tls(folder / "tls", "Redis")
     tls = ["--tls-cert-file", str(cert), "--tls-key-file", str(key), "--tls-auth-clients", "no"]
     args = [
         "--requirepass",

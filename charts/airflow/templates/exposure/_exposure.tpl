@@ -1,6 +1,6 @@
 {{/* Ways in from outside the cluster: an Ingress (always with TLS) or a Gateway API HTTPRoute (TLS on the Gateway's listener) per exposed component. */}}
 
-{{/* airflow.exposure.targets: the exposed components as a JSON list of {component, port, key} (their Services' names end in -<component>). */}}
+{{/* airflow.exposure.targets: the exposable components as a JSON list of {component, port, key, values}: their Service's name suffix and port, and where their values live. */}}
 {{- define "airflow.exposure.targets" -}}
 {{- $c := .Values.cluster -}}
 {{- $targets := list (dict "component" "api-server" "port" $c.apiServer.service.port "key" "cluster.apiServer" "values" $c.apiServer) -}}

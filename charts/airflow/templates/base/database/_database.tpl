@@ -59,6 +59,11 @@
 {{- end -}}
 {{- end -}}
 
+{{/* airflow.database.caSecret: the external database's CA Secret, when the database is external and has one. */}}
+{{- define "airflow.database.caSecret" -}}
+{{- if eq .Values.base.database.type "external" }}{{ .Values.base.database.external.caSecret }}{{ end -}}
+{{- end -}}
+
 {{/* airflow.database.caPath: where the external database's CA certificate is mounted (base.database.external.caSecret). */}}
 {{- define "airflow.database.caPath" -}}/etc/airflow/database-ca/ca.crt{{- end -}}
 
@@ -71,7 +76,7 @@
 {{- if and (eq $db.type "external") (not $db.external.passwordSecret.name) -}}
 {{- fail "base.database.external.passwordSecret.name is required when base.database.type is external" -}}
 {{- end -}}
-{{- if and (eq $db.type "external") $db.external.caSecret (regexMatch "(^|&)(sslmode|sslrootcert|ssl_[a-z_]+)=" $db.external.query) -}}
+{{- if and (include "airflow.database.caSecret" .) (regexMatch "(^|&)(sslmode|sslrootcert|ssl_[a-z_]+)=" $db.external.query) -}}
 {{- fail "base.database.external.query: its TLS options are set by base.database.external.caSecret; remove them from the query" -}}
 {{- end -}}
 {{- if and (eq $db.type "sqlproxy") (not $db.sqlproxy.passwordSecret.name) -}}
