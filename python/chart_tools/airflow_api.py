@@ -126,6 +126,7 @@ class Airflow:
         self.tasks = client.TaskInstanceApi(self._client)
         self.monitor = client.MonitorApi(self._client)
         self.xcoms = client.XComApi(self._client)
+        self.pools = client.PoolApi(self._client)
 
     def _call(self, step: str, call: Callable[..., T], *args: Any, retry: bool = True, **kwargs: Any) -> T:
         """One client call, retried for PATIENCE seconds on timeouts, refused connections and
@@ -192,6 +193,9 @@ class Airflow:
 
     def task_instances(self, dag_id: str, run_id: str) -> list[client.TaskInstanceResponse]:
         return self._call("tasks", self.tasks.get_task_instances, dag_id, run_id).task_instances
+
+    def pool(self, name: str) -> client.PoolResponse:
+        return self._call("pool", self.pools.get_pool, name)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """A task's XCom value (its return value by default), as Airflow stored it."""

@@ -29,7 +29,7 @@ class Stack(Smoke):
         self.up, self.done = threading.Event(), threading.Event()
 
     def use(self, api: Airflow, plan: RunPlan, objects: list[Manifest]) -> None:
-        self.api = api
+        self.api, self.objects = api, objects
         self.up.set()
         self.done.wait()
 

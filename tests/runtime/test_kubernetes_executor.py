@@ -10,6 +10,7 @@ pods, two pods per scheduler loop, quick adoption). The last test kills the sche
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import yaml
 
 from chart_tools import ROOT
 from chart_tools.airflow_api import FINISHED
+from chart_tools.chart.render import NAMESPACE, find
 from chart_tools.chart.validate import validate
 from chart_tools.runtime.kubeauth import TERMINAL_PHASES
 from chart_tools.runtime.kubelet import PodRun
@@ -261,6 +263,43 @@ def test_pod_creation_stays_within_the_quota_and_every_task_finishes(stack):
     assert sorted(len(runs) for runs in pods.values()) == [1] * 6  # a refused pod was never made
     assert peak_pods(stack) <= QUOTA
     assert quota_refusals(stack) > before, "the quota never refused a pod: this run proves nothing"
+
+
+def finished_pod(name: str, phase: str, hours_ago: float | None, labels: dict[str, str]) -> dict:
+    """A task pod as the API holds it once its container ended `hours_ago` (None: still running)."""
+    ended = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours_ago or 0)
+    state = {"terminated": {"exitCode": 0, "finishedAt": ended.strftime("%Y-%m-%dT%H:%M:%SZ")}}
+    status = {"name": "base", "image": "x", "imageID": "", "ready": False, "restartCount": 0}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
+        "spec": {"containers": [{"name": "base", "image": "x"}]},
+        "status": {
+            "phase": phase,
+            "containerStatuses": [{**status, "state": state if hours_ago is not None else {"running": {}}}],
+        },
+    }
+
+
+def test_pod_cleanup_deletes_finished_task_pods_older_than_the_limit(stack):
+    """values/kubernetes-executor.yaml runs the cleanup CronJob (maxAgeHours 72): its pod, with
+    its own service account and Role, deletes the task pods that ended before then, and only them."""
+    task = {"kubernetes_executor": "True", "test": "cleanup"}
+    pods = {
+        "old-failed": ("Failed", 100, task),
+        "old-succeeded": ("Succeeded", 73, task),
+        "recent-failed": ("Failed", 71, task),
+        "still-running": ("Running", None, task),
+        "old-not-a-task": ("Failed", 100, {"test": "cleanup"}),
+    }
+    for name, (phase, hours, labels) in pods.items():
+        stack.cluster.api.store(finished_pod(name, phase, hours, labels), NAMESPACE)
+    stack.run_cron_job(find(stack.objects, "CronJob", "-task-pod-cleanup"), stack.objects)
+    left = {p["metadata"]["name"] for p in stack.cluster.api.pods(NAMESPACE)}
+    assert left & set(pods) == {"recent-failed", "still-running", "old-not-a-task"}
+    deleted_by = {c.user for name in ("old-failed", "old-succeeded") for c in calls(stack, "DELETE", name)}
+    assert deleted_by == {"system:serviceaccount:airflow:airflow-task-pod-cleanup"}
 
 
 def test_a_killed_scheduler_adopts_its_running_task_pod(stack, tmp_path):

@@ -23,21 +23,23 @@
 {{/* airflow.logFolder: where task logs are written ([logging] base_log_folder, Airflow's default unless cluster.config sets it). */}}
 {{- define "airflow.logFolder" -}}{{ dig "logging" "base_log_folder" "/opt/airflow/logs" .Values.cluster.config }}{{- end -}}
 
-{{/* airflow.secrets.keys: the secrets one container receives, as a JSON list among fernet-key, jwt-secret, api-secret-key, database, redis (docs/security.md says who reads which); call with (dict "root" $ "component" NAME), NAME a component, a migration container or "all". */}}
+{{/* airflow.secrets.keys: the secrets one container receives, as a JSON list among fernet-key, jwt-secret, api-secret-key, database, redis and dag-code (cluster.connections and cluster.variables, for containers that run DAG code; docs/security.md says who reads which); call with (dict "root" $ "component" NAME), NAME a component, a migration container or "all". */}}
 {{- define "airflow.secrets.keys" -}}
-{{- $logServer := ternary (list "api-secret-key") (list) (eq (include "airflow.executor.local" .root) "true") -}}
+{{- $runsTasks := ternary (list "api-secret-key" "dag-code") (list) (eq (include "airflow.executor.local" .root) "true") -}}
 {{- $keys := dict
   "api-server" (list "fernet-key" "jwt-secret" "api-secret-key" "database")
-  "scheduler" (concat (list "fernet-key" "jwt-secret" "database" "redis") $logServer)
-  "dag-processor" (list "fernet-key" "database")
-  "triggerer" (list "fernet-key" "api-secret-key" "database")
-  "worker" (list "api-secret-key" "database" "redis")
+  "scheduler" (concat (list "fernet-key" "jwt-secret" "database" "redis") $runsTasks)
+  "dag-processor" (list "fernet-key" "database" "dag-code")
+  "triggerer" (list "fernet-key" "api-secret-key" "database" "dag-code")
+  "worker" (list "api-secret-key" "database" "redis" "dag-code")
   "flower" (list "database" "redis")
-  "task" (list)
+  "task" (list "dag-code")
   "migrate" (list "database")
+  "import-pools" (list "database")
   "create-admin" (list "database")
   "wait-for-migrations" (list "database")
-  "all" (list "fernet-key" "jwt-secret" "api-secret-key" "database" "redis") -}}
+  "database-cleanup" (list "database")
+  "all" (list "fernet-key" "jwt-secret" "api-secret-key" "database" "redis" "dag-code") -}}
 {{- toJson (get $keys .component) -}}
 {{- end -}}
 
@@ -65,6 +67,16 @@
 {{ include "airflow.celery.env" $root }}
 {{- end }}
 {{- include "airflow.logging.env" $root }}
+{{- if has "dag-code" $keys }}
+{{- range $root.Values.cluster.connections }}
+- name: AIRFLOW_CONN_{{ upper .id }}
+  valueFrom: {secretKeyRef: {name: {{ .secretName | quote }}, key: {{ .secretKey | quote }}}}
+{{- end }}
+{{- range $root.Values.cluster.variables }}
+- name: AIRFLOW_VAR_{{ upper .key }}
+  valueFrom: {secretKeyRef: {name: {{ .secretName | quote }}, key: {{ .secretKey | quote }}}}
+{{- end }}
+{{- end }}
 {{- if $root.Values.cluster.podOperator.enabled }}
 - name: AIRFLOW_VAR_POD_OPERATOR_SERVICE_ACCOUNT
   value: {{ include "airflow.serviceAccount" (dict "root" $root "component" "launched-pod") }}

@@ -49,6 +49,22 @@
 {{- include "airflow.checks.ports" . -}}
 {{- include "airflow.logging.validate" . -}}
 {{- include "airflow.database.validate" . -}}
+{{- include "airflow.cleanup.validate" . -}}
+{{- include "airflow.checks.asCode" . -}}
+{{- end -}}
+
+{{/* airflow.checks.asCode: connection ids and variable keys name one environment variable each (Airflow upper-cases them), pool names one pool. */}}
+{{- define "airflow.checks.asCode" -}}
+{{- range $list, $field := dict "connections" "id" "variables" "key" "pools" "name" -}}
+{{- $seen := dict -}}
+{{- range $i, $item := get $.Values.cluster $list -}}
+{{- $name := upper (get $item $field) -}}
+{{- if hasKey $seen $name -}}
+{{- fail (printf "cluster.%s[%d].%s: %s is given twice (also at [%d])" $list $i $field (get $item $field) (get $seen $name)) -}}
+{{- end -}}
+{{- $_ := set $seen $name $i -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* airflow.checks.paths: the DAG and log folders must not cover the image's own files, the chart's mounts, or each other. */}}

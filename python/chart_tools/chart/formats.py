@@ -76,6 +76,15 @@ DISPLAY_NAME = rf"{_TEXT}{{1,64}}"  # one printable line
 DB_IDENTIFIER = r"[A-Za-z_][-A-Za-z0-9_.]{0,62}"  # database and user names: no quote, "@", "/" or ":"
 URL_QUERY = r"[A-Za-z0-9_.-]+=[-A-Za-z0-9_.,:/%+~]*(&[A-Za-z0-9_.-]+=[-A-Za-z0-9_.,:/%+~]*)*"
 QUEUE_NAME = r"[-A-Za-z0-9_.:]{1,200}"  # Celery queues are joined with commas
+# A connection id or variable key that Airflow finds as the suffix of AIRFLOW_CONN_ / AIRFLOW_VAR_
+# (it upper-cases the id to look it up).
+AIRFLOW_ID = r"[A-Za-z_][A-Za-z0-9_]*"
+POOL_NAME = r"[-A-Za-z0-9_.]+"
+# A CronJob schedule: five fields (minute hour day month weekday) or a macro; no TZ= prefix, which
+# Kubernetes refuses (it has a timeZone field).
+CRON_SCHEDULE = (
+    r"@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[-0-9A-Za-z*/,?]+( [-0-9A-Za-z*/,?]+){4}"
+)
 ABSOLUTE_PATH = r"(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)+"  # no "..", no hidden or empty components
 RELATIVE_PATH = r"[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*"
 GO_DURATION = r"([0-9]+(\.[0-9]+)?(ms|s|m|h))+"  # git-sync --period
@@ -189,6 +198,9 @@ DEFINITIONS: dict[str, dict[str, Any]] = {
     "dbIdentifier": _string("database identifier", DB_IDENTIFIER),
     "urlQuery": _string("URL query or empty", URL_QUERY, 1024, empty=True),
     "queueName": _string("queue name", QUEUE_NAME),
+    "airflowId": _string("connection id or variable key", AIRFLOW_ID, 200),
+    "poolName": _string("pool name", POOL_NAME, 256),
+    "cronSchedule": _string("cron schedule", CRON_SCHEDULE, 100),
     "absolutePath": _string("absolute path", ABSOLUTE_PATH, 1024),
     "relativePath": _string("relative path or empty", RELATIVE_PATH, 1024, empty=True),
     "goDuration": _string("duration", GO_DURATION, 32),

@@ -155,12 +155,17 @@ class Cluster:
         return [o for o in self.objects if o["kind"] in kinds]
 
 
+def job_spec(obj: Manifest) -> dict[str, Any]:
+    """The spec that holds an object's pod template: a CronJob's job template, or its own."""
+    return obj["spec"]["jobTemplate"]["spec"] if obj["kind"] == "CronJob" else obj["spec"]
+
+
 def pod_template(obj: Manifest) -> dict[str, Any]:
     """The pod an object runs: a workload's template, or a Pod itself (metadata and spec)."""
     return (
         {"metadata": obj["metadata"], "spec": obj["spec"]}
         if obj["kind"] == "Pod"
-        else obj["spec"]["template"]
+        else job_spec(obj)["template"]
     )
 
 
@@ -373,7 +378,10 @@ def local_arg(arg: str, mapped: Callable[[str], bool], root: Path) -> str:
     """A container argument with a mapped absolute path (`/p` or `--flag=/p`) moved into the pod root."""
     flag, eq, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
     if value.startswith("/") and mapped(value):
-        return f"{flag}{eq}{local_path(root, value)}"
+        local = local_path(root, value)
+        # A claim's mount point is a symlink to the claim's folder: name the folder, which tools
+        # that do not follow symlinks (find) see as the mount it is in the pod.
+        return f"{flag}{eq}{local.resolve() if local.is_symlink() else local}"
     return arg
 
 
@@ -556,7 +564,7 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         token=spec.get("automountServiceAccountToken", True),
         service_account=spec.get("serviceAccountName", "default"),
         restart_policy=spec.get("restartPolicy", "Always"),
-        backoff_limit=obj["spec"].get("backoffLimit", 6),
+        backoff_limit=job_spec(obj).get("backoffLimit", 6),
     )
 
 

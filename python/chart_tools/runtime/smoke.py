@@ -29,6 +29,7 @@ from chart_tools.runtime.cluster import LocalCluster
 from chart_tools.runtime.kubestore import Obj
 from chart_tools.runtime.plan import (
     IMAGE_AIRFLOW_HOME,
+    Cluster,
     PodPlan,
     Process,
     RunPlan,
@@ -36,7 +37,9 @@ from chart_tools.runtime.plan import (
     build_plan,
     image_repository,
     local_path,
+    plan_pod,
     under,
+    wire,
 )
 from chart_tools.runtime.processes import (
     Runner,
@@ -373,6 +376,8 @@ class Smoke:
         self.phase("run", lambda: self._trigger_and_wait(api))
         self.phase("logs", lambda: self._read_logs(api, plan))
         self.phase("probes", lambda: self._probes(plan))
+        if any(o["kind"] == "CronJob" for o in objects):
+            self.phase("cron jobs", lambda: self._cron_jobs(objects))
 
     def _provide_image(self, planned: PodPlan, pod: Obj) -> None:
         """What a pod created through the API finds in its image: the release's Airflow image holds
@@ -486,6 +491,22 @@ class Smoke:
                 actions = {probe_action(probe): probe for probe in process.probes.values()}
                 for probe in actions.values():
                     run_probe(process, probe)
+
+    def _cron_jobs(self, objects: list[Manifest]) -> None:
+        """Every CronJob's pod, run once now (as `kubectl create job --from=cronjob/NAME` would):
+        it must complete."""
+        for obj in objects:
+            if obj["kind"] == "CronJob":
+                self.run_cron_job(obj, objects)
+                self.say(f"cron job {obj['metadata']['name']} completed")
+
+    def run_cron_job(self, obj: Manifest, objects: list[Manifest]) -> PodPlan:
+        """One run of a CronJob's pod, wired to the release's Services, to completion."""
+        planned = plan_pod(obj, Cluster(objects, log_ports=self.plan.log_ports), self.run_dir)
+        wire(planned, self.plan.services, self.plan.endpoints)
+        self.cluster.give_token(planned)
+        self.runner.start_pod_to_completion(planned, self.deadline("run"))
+        return planned
 
     def cleanup(self, keep: bool) -> None:
         """Remove the run folder after a success unless asked to keep it; keep it after a failure."""

@@ -22,6 +22,18 @@ initContainers:
     env:
       {{- include "airflow.env" (dict "root" . "component" "migrate") | nindent 6 }}
     {{- $container | nindent 4 }}
+  {{- if .Values.cluster.pools }}
+  - name: import-pools
+    # Creates the pools of cluster.pools, or updates those that exist.
+    args: [airflow, pools, import, /etc/airflow/pools/pools.json]
+    env:
+      {{- include "airflow.env" (dict "root" . "component" "import-pools") | nindent 6 }}
+    {{- $container | nindent 4 }}
+      {{- /* volumeMounts is the last key of $container: one more mount. */}}
+      - name: pools
+        mountPath: /etc/airflow/pools
+        readOnly: true
+  {{- end }}
 containers:
   - name: create-admin
     # Leaves an existing user (and a password changed in the UI) alone.
@@ -36,9 +48,28 @@ containers:
     {{- $container | nindent 4 }}
 volumes:
   {{- include "airflow.volumes" . | nindent 2 }}
+  {{- if .Values.cluster.pools }}
+  - name: pools
+    configMap:
+      name: {{ include "airflow.migrations.poolsName" . }}
+  {{- end }}
   {{- if $onBase }}
   - name: create-database
     configMap:
       name: {{ include "airflow.fullname" . }}-create-database
   {{- end }}
+{{- end -}}
+
+{{/* airflow.migrations.pools: cluster.pools as the JSON file `airflow pools import` reads. */}}
+{{- define "airflow.migrations.pools" -}}
+{{- $pools := dict -}}
+{{- range .Values.cluster.pools -}}
+{{- $_ := set $pools .name (dict "slots" (.slots | int64) "description" (.description | default "") "include_deferred" (.includeDeferred | default false)) -}}
+{{- end -}}
+{{- toJson $pools -}}
+{{- end -}}
+
+{{/* airflow.migrations.poolsName: the pools ConfigMap, named by its content so that a change gives the migration Job a new spec (and so a run). */}}
+{{- define "airflow.migrations.poolsName" -}}
+{{ include "airflow.fullname" . }}-pools-{{ include "airflow.migrations.pools" . | sha256sum | trunc 10 }}
 {{- end -}}
