@@ -25,7 +25,7 @@ setup: $(STAMP) $(foreach s,$(SCANNERS),.venv-$(s)/.installed)
 	@.venv-$*/bin/pip install --quiet --disable-pip-version-check -r $< 2>&1 | $(QUIET_PIP)
 	@touch $@
 
-# The runtime and release tiers: Debian packages (PostgreSQL, Redis, git, promtool, docker-registry, gnupg,
+# The runtime and release tiers: Debian packages (PostgreSQL, PgBouncer, Redis, git, promtool, docker-registry, gnupg,
 # chromium) and Airflow in its own virtualenv, so the render tier's environment stays small (and keeps
 # kubernetes>=37, which Airflow's provider pins below).
 setup-runtime: setup $(AIRFLOW_STAMP)

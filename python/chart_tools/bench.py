@@ -2,7 +2,7 @@
 
 - render cost against helm's own floor: each helm major renders our chart and a trivial
   one-ConfigMap chart alternately (the machine is shared and noisy: ratios, not absolute times),
-  for the default values and for every profile (worst and median ratio);
+  for the default values, the production profile and every profile (worst and median ratio);
 - the render tier's and the fuzzer's wall time;
 - the smoke's time to its first successful DAG run, with the median of each phase;
 - the default install's footprint (sum of requests) and the measurements behind it;
@@ -28,6 +28,7 @@ PROFILE_RUNS = 5  # per profile and helm major: twenty profiles make it a few mi
 TEST_RUNS = 3
 FUZZ_RUNS = 1  # a few minutes per run: one run shows whether it stays bounded
 SMOKE_RUNS = 3
+PRODUCTION = ROOT / "values" / "production.yaml"
 
 
 def trivial_chart(parent: Path) -> Path:
@@ -74,6 +75,8 @@ def bench_helm(major: int, trivial: Path) -> None:
     print(f"helm {version}: default values render, median of {RUNS}: {ours:.3f} s")
     print(f"helm {version}: trivial chart render, median of {RUNS}: {floor:.3f} s")
     print(f"helm {version}: default / trivial ratio: {ratio:.2f}x")
+    production = render_ratio(helm, trivial, [PRODUCTION], RUNS)[2]
+    print(f"helm {version}: values/production.yaml / trivial ratio, median of {RUNS}: {production:.2f}x")
     ratios = {p: render_ratio(helm, trivial, [p], PROFILE_RUNS)[2] for p in scenarios()}
     worst = max(ratios, key=ratios.__getitem__)
     median = statistics.median(ratios.values())

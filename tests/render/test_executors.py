@@ -26,12 +26,13 @@ def executor_set(executor):
 def test_every_executor_and_scenario_validates(scenario, executor, helm_major):
     try:
         objects = render([scenario], executor_set(executor), helm_major=helm_major)
-    except RenderError as err:  # Flower needs Celery, HA schedulers a remote executor, the task pod
-        # cleanup the KubernetesExecutor; each says so
+    except RenderError as err:  # Flower and KEDA need Celery, HA schedulers a remote executor, the
+        # task pod cleanup the KubernetesExecutor; each says so
         flower = "CeleryExecutor" not in executor and "cluster.flower.enabled" in str(err)
+        keda = "CeleryExecutor" not in executor and "cluster.workers.keda scales Celery workers" in str(err)
         ha = executor == "LocalExecutor" and "cluster.scheduler.replicas > 1" in str(err)
         pods = "KubernetesExecutor" not in executor and "cluster.kubernetes.podCleanup.enabled" in str(err)
-        assert flower or ha or pods, err
+        assert flower or keda or ha or pods, err
         return
     findings = validate(objects)
     assert not findings, "\n".join(map(str, findings))
@@ -285,7 +286,7 @@ def test_disruption_budgets_only_for_components_with_several_replicas(defaults):
 def test_disruption_budgets_cover_every_scaled_component(helm_major):
     objects = render([ROOT / "values" / "production.yaml"], helm_major=helm_major)
     found = budgets(objects)
-    names = ("api-server", "scheduler", "dag-processor", "triggerer", "worker")
+    names = ("api-server", "scheduler", "dag-processor", "triggerer", "worker", "pgbouncer")
     assert set(found) == {f"airflow-{n}" for n in names}
     for name, pdb in found.items():
         labels = deployment(objects, name.removeprefix("airflow-"))["spec"]["template"]["metadata"]["labels"]

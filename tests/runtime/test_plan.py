@@ -1,11 +1,13 @@
 """The run plan from rendered objects: env, volumes, ports and Services, and their error paths."""
 
 import copy
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
 from chart_tools.chart.render import find, render
+from chart_tools.runtime import pgbouncer
 from chart_tools.runtime.plan import (
     Cluster,
     RunPlanError,
@@ -206,3 +208,35 @@ def test_container_port_airflow_does_not_listen_on_is_caught(objects, tmp_path):
     api["ports"][0]["containerPort"] = 8000
     with pytest.raises(RunPlanError, match="containerPort 8000 is not a port Airflow listens on"):
         build_plan(objects, tmp_path)
+
+
+@pytest.fixture
+def pooled(tmp_path):
+    """The render with PgBouncer, pointed at the (pretend) local database."""
+    values, secrets = runtime_values(PG, REDIS, tmp_path)
+    return [*copy.deepcopy(render([values], ["cluster.pgbouncer.enabled=true"])), *secrets]
+
+
+def test_pgbouncer_runs_the_rendered_ini_on_a_local_port(pooled, tmp_path):
+    plan = build_plan(pooled, tmp_path)
+    bouncer = plan.pod("pgbouncer").main[0]
+    local = bouncer.ports["pgbouncer"]
+    assert bouncer.ports["6432"] == local == plan.endpoints[("airflow-pgbouncer", "6432")]
+    assert bouncer.argv[1:3] == ["-m", "chart_tools.runtime.pgbouncer"]
+    copy_ini = pgbouncer.read(Path(bouncer.argv[-1]))
+    rendered = find(pooled, "ConfigMap", "-pgbouncer")["data"]["pgbouncer.ini"]
+    assert copy_ini["pgbouncer"]["listen_addr"] == "127.0.0.1"
+    assert copy_ini["pgbouncer"]["listen_port"] == str(local)
+    assert copy_ini["pgbouncer"]["auth_file"] == str(tmp_path / "pods/pgbouncer/etc/pgbouncer-auth/users.txt")
+    assert copy_ini["databases"]["airflow"] == "host=127.0.0.1 port=15432 dbname=airflow"
+    assert "pool_mode = transaction" in rendered and copy_ini["pgbouncer"]["pool_mode"] == "transaction"
+    # The components reach it through its Service; the migration Job reaches the server itself.
+    scheduler = urlsplit(plan.pod("scheduler").main[0].env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    assert (scheduler.hostname, scheduler.port) == ("127.0.0.1", local)
+    migrate = urlsplit(plan.migration.init[0].env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
+    assert (migrate.hostname, migrate.port) == ("127.0.0.1", 15432)
+
+
+def test_pgbouncer_with_another_command_is_refused(tmp_path):
+    with pytest.raises(pgbouncer.PgBouncerPlanError, match="expected `pgbouncer CONFIG`"):
+        pgbouncer.plan(["pgbouncer", "-d", "/etc/pgbouncer/pgbouncer.ini"], lambda p: tmp_path / p)

@@ -61,7 +61,7 @@
   valueFrom: {secretKeyRef: {name: {{ $secret }}, key: api-secret-key}}
 {{- end }}
 {{- if has "database" $keys }}
-{{ include "airflow.database.env" $root }}
+{{ include "airflow.database.env" . }}
 {{- end }}
 {{- if and (has "redis" $keys) (eq (include "airflow.executor.celery" $root) "true") }}
 {{ include "airflow.celery.env" $root }}
@@ -169,6 +169,12 @@ CONNECTION_CHECK_MAX_COUNT DUMB_INIT_SETSID HOSTNAME AIRFLOW_FLOWER_PASSWORD AIR
   mountPath: {{ $home }}/webserver_config.py
   subPath: webserver_config.py
   readOnly: true
+{{- if eq (include "airflow.pgbouncer.enabled" .) "true" }}
+- name: config
+  mountPath: {{ $home }}/config/chart_database.py
+  subPath: chart_database.py
+  readOnly: true
+{{- end }}
 - name: tmp
   mountPath: /tmp
 - name: logs
@@ -300,7 +306,7 @@ volumes:
 {{- define "airflow.podAnnotations" -}}
 {{- $checksums := dict
   "checksum/config" (include "airflow.config.files" . | sha256sum)
-  "checksum/secrets" (list .Values.cluster.secrets (include "airflow.database.env" .) | toJson | sha256sum) -}}
+  "checksum/secrets" (list .Values.cluster.secrets (include "airflow.database.env" (dict "root" . "component" "all")) | toJson | sha256sum) -}}
 {{- merge $checksums .Values.cluster.podAnnotations | toYaml -}}
 {{- end -}}
 
@@ -316,7 +322,9 @@ metadata:
   labels:
     {{- include "airflow.labels" $labels | nindent 4 }}
 spec:
+  {{- if not (include "airflow.autoscaled" .values) }}
   replicas: {{ .values.replicas | int64 }}
+  {{- end }}
   selector:
     matchLabels:
       {{- include "airflow.selectorLabels" $labels | nindent 6 }}
@@ -336,9 +344,47 @@ spec:
 airflow/database: {{ include "airflow.base.fullname" .root }}
 {{- end -}}
 
-{{/* airflow.pdb: a PodDisruptionBudget for a component when its podDisruptionBudget is enabled and it runs more than one replica; call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES). */}}
+{{/* airflow.autoscaled: the autoscaler's values ("keda" or "autoscaling") when one sets a component's replicas, else empty; call with the component's values. */}}
+{{- define "airflow.autoscaled" -}}
+{{- if dig "keda" "enabled" false . }}keda{{ else if dig "autoscaling" "enabled" false . }}autoscaling{{ end -}}
+{{- end -}}
+
+{{/* airflow.hpa: a HorizontalPodAutoscaler on CPU use for a component's Deployment when its autoscaling is enabled; call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES "valuesKey" KEY). */}}
+{{- define "airflow.hpa" -}}
+{{- with .values.autoscaling }}{{ if .enabled }}
+{{- if gt (int64 .minReplicas) (int64 .maxReplicas) -}}
+{{- fail (printf "%s.autoscaling.minReplicas (%d) is above maxReplicas (%d)" $.valuesKey (int64 .minReplicas) (int64 .maxReplicas)) -}}
+{{- end -}}
+{{- /* CPU use is measured against the CPU request, which the values schema requires. */}}
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata:
+  name: {{ include "airflow.fullname" $.root }}-{{ $.component }}
+  namespace: {{ $.root.Release.Namespace | quote }}
+  labels:
+    {{- include "airflow.labels" $ | nindent 4 }}
+spec:
+  scaleTargetRef:
+    apiVersion: apps/v1
+    kind: Deployment
+    name: {{ include "airflow.fullname" $.root }}-{{ $.component }}
+  minReplicas: {{ .minReplicas | int64 }}
+  maxReplicas: {{ .maxReplicas | int64 }}
+  metrics:
+    - type: Resource
+      resource:
+        name: cpu
+        target:
+          type: Utilization
+          averageUtilization: {{ .targetCPUUtilizationPercentage | int64 }}
+{{- end }}{{ end }}
+{{- end -}}
+
+{{/* airflow.pdb: a PodDisruptionBudget for a component when its podDisruptionBudget is enabled and it may run more than one replica (its replicas, or an autoscaler's maximum); call with (dict "root" $ "component" NAME "values" COMPONENT_VALUES). */}}
 {{- define "airflow.pdb" -}}
-{{- with .values.podDisruptionBudget }}{{ if and .enabled (gt (int64 $.values.replicas) 1) }}
+{{- $replicas := .values.replicas -}}
+{{- with include "airflow.autoscaled" .values }}{{ $replicas = get (get $.values .) "maxReplicas" }}{{ end -}}
+{{- with .values.podDisruptionBudget }}{{ if and .enabled (gt (int64 $replicas) 1) }}
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:

@@ -49,6 +49,8 @@
 {{- include "airflow.checks.ports" . -}}
 {{- include "airflow.logging.validate" . -}}
 {{- include "airflow.database.validate" . -}}
+{{- include "airflow.pgbouncer.validate" . -}}
+{{- include "airflow.workers.validate" . -}}
 {{- include "airflow.cleanup.validate" . -}}
 {{- include "airflow.checks.asCode" . -}}
 {{- end -}}

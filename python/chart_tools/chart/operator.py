@@ -47,6 +47,7 @@ CHART_DERIVED = {
 # Secrets the chart generates (or reads from cluster.secrets.existingSecret and the database Secrets).
 CHART_SECRETS = {
     ("core", "fernet_key"), ("core", "sql_alchemy_conn"), ("database", "sql_alchemy_conn"),
+    ("database", "sql_alchemy_conn_async"),
     ("api", "secret_key"), ("webserver", "secret_key"), ("api_auth", "jwt_secret"),
     *(("celery", k) for k in ("broker_url", "result_backend", "flower_basic_auth")),
 }  # fmt: skip

@@ -88,19 +88,50 @@ def _strict(node: Any) -> Any:
     return node
 
 
+# Metadata keys of the KEDA scalers the chart uses (KEDA's scaler docs): KEDA ignores unknown
+# ones, so a misspelt key (`username` for PostgreSQL) would silently lose its setting.
+KEDA_SCALER_METADATA = {
+    "postgresql": ["host", "port", "userName", "dbName", "sslmode", "query", "targetQueryValue",
+                   "activationTargetQueryValue", "connectionFromEnv", "passwordFromEnv"],
+    "mysql": ["host", "port", "username", "dbName", "query", "queryValue", "activationQueryValue",
+              "connectionStringFromEnv", "passwordFromEnv"],
+}  # fmt: skip
+
+
+def _keda_triggers(schema: dict[str, Any]) -> dict[str, Any]:
+    """A ScaledObject schema whose triggers are the chart's scalers, with their metadata keys and
+    string values (KEDA's `map[string]string`)."""
+    trigger = schema["$defs"]["TriggerModel"]
+    trigger["properties"]["type"] = {"enum": list(KEDA_SCALER_METADATA)}
+    trigger["properties"]["metadata"] = {"type": "object", "additionalProperties": {"type": "string"}}
+    trigger["allOf"] = [
+        {
+            "if": {"properties": {"type": {"const": scaler}}},
+            "then": {"properties": {"metadata": {"propertyNames": {"enum": keys}}}},
+        }
+        for scaler, keys in KEDA_SCALER_METADATA.items()
+    ]
+    return schema
+
+
 @functools.cache
 def crd_validator(api_version: str, kind: str) -> Any:
-    """Strict validator of a custom resource: a Prometheus Operator one (from its cloudcoil model,
-    which alone would accept unknown fields) or a Gateway API HTTPRoute (gateway_api.py); None for
-    other kinds."""
+    """Strict validator of a custom resource: a Prometheus Operator or KEDA one (from its cloudcoil
+    model, which alone would accept unknown fields) or a Gateway API HTTPRoute (gateway_api.py);
+    None for other kinds."""
     if (api_version, kind) == ("gateway.networking.k8s.io/v1", "HTTPRoute"):
         return _Validator(gateway_api.HTTPROUTE)
-    if api_version != "monitoring.coreos.com/v1":
+    if api_version == "monitoring.coreos.com/v1":
+        from cloudcoil.models.prometheus_operator import v1 as models
+    elif api_version == "keda.sh/v1alpha1":
+        from cloudcoil.models.keda import v1alpha1 as models
+    else:
         return None
-    from cloudcoil.models.prometheus_operator import v1
-
-    model = getattr(v1, kind, None)
-    return _Validator(_strict(model.model_json_schema(by_alias=True))) if model else None
+    model = getattr(models, kind, None)
+    if model is None:
+        return None
+    schema = _strict(model.model_json_schema(by_alias=True))
+    return _Validator(_keda_triggers(schema) if kind == "ScaledObject" else schema)
 
 
 def _schema_findings(obj: Manifest, validator: Any, label: str) -> Iterator[Finding]:

@@ -16,7 +16,8 @@ from the rendered objects (never from hard-coded chart knowledge):
 - Service names: URLs in Airflow options and container args that name a Service are rewritten
   to 127.0.0.1 and the local port behind Service port -> targetPort -> containerPort (or, for
   another release's Service, the local port the caller names).
-The git-sync image runs as its stand-in (chart_tools.runtime.gitsync) with the same arguments.
+The git-sync image runs as its stand-in (chart_tools.runtime.gitsync) with the same arguments;
+PgBouncer's container runs Debian's pgbouncer on the rendered configuration (chart_tools.runtime.pgbouncer).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from typing import Any
 
 from chart_tools.chart.formats import quantity
 from chart_tools.chart.render import NAMESPACE, Manifest
-from chart_tools.runtime import gitsync
+from chart_tools.runtime import gitsync, pgbouncer
 from chart_tools.runtime.services import free_port
 
 IMAGE_AIRFLOW_HOME = "/opt/airflow"  # AIRFLOW_HOME of the official apache/airflow image
@@ -435,9 +436,19 @@ def port_overrides(
                 f"{where}.ports: containerPort {number} is not a port Airflow listens on ({listening})"
             )
         ports[number] = by_container_port[number]
-        if "name" in port:
-            ports[port["name"]] = by_container_port[number]
     return overrides, ports
+
+
+def named_ports(container: dict[str, Any], ports: dict[str, int], where: str) -> dict[str, int]:
+    """Container port names -> the local ports behind their numbers (probes and Services name them)."""
+    named = {}
+    for port in container.get("ports") or []:
+        number = str(port["containerPort"])
+        if number not in ports:
+            raise RunPlanError(f"{where}.ports: containerPort {number} is not one the container listens on")
+        if "name" in port:
+            named[port["name"]] = ports[number]
+    return named
 
 
 # ---------------------------------------------------------------- Services
@@ -537,13 +548,17 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         mounts = materialise_mounts(spec, container, cluster, root, run_root, where)
         options = effective_options(root, env)
         overrides = path_overrides(options, env, [IMAGE_AIRFLOW_HOME, *mounts], root)
-        port_env, ports = port_overrides(options, container, where, cluster.log_ports)
         argv = [*(container.get("command") or []), *(container.get("args") or [])]
         mapped = under([IMAGE_AIRFLOW_HOME, *mounts])
         argv = [local_arg(expand(str(a), env, f"{where}.args"), mapped, root) for a in argv]
+        port_env: dict[str, str] = {}
         if image_repository(container["image"]) == gitsync.IMAGE:
-            argv, standin_ports = gitsync.plan(argv)
-            ports.update(standin_ports)
+            argv, ports = gitsync.plan(argv)
+        elif argv[:1] == [pgbouncer.COMMAND]:
+            argv, ports = pgbouncer.plan(argv, lambda path: local_path(root, path))
+        else:
+            port_env, ports = port_overrides(options, container, where, cluster.log_ports)
+        ports |= named_ports(container, ports, where)
         if not argv:
             raise RunPlanError(f"{where}: no command or args: the image's default command is not emulated")
         probes = {

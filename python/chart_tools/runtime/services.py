@@ -33,6 +33,7 @@ DEBIAN_PACKAGES = {
     "gnupg": "gpg",
     "chromium": "chromium",  # the browser test drives it through Playwright
     "openssl": "openssl",  # the local servers' TLS certificates
+    "pgbouncer": "pgbouncer",  # runs the chart's rendered pgbouncer.ini
 }
 POSTGRES_PASSWORD = "airflow-smoke"  # loopback-only throwaway servers
 POSTGRES_ADMIN_PASSWORD = "airflow-smoke-admin"  # the superuser `postgres`
@@ -63,7 +64,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _server_bin(name: str) -> str:
+def server_bin(name: str) -> str:
     """A server binary: PATH first, then Debian's versioned PostgreSQL folders (newest first)."""
     found = shutil.which(name)
     if found:
@@ -81,7 +82,7 @@ def missing_binaries() -> list[str]:
     missing = []
     for package, binary in DEBIAN_PACKAGES.items():
         try:
-            _server_bin(binary)
+            server_bin(binary)
         except ServiceError:
             missing.append(package)
     return missing
@@ -114,7 +115,7 @@ EC_KEY = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
 
 
 def _openssl(*args: str) -> None:
-    _run([_server_bin("openssl"), *args], f"openssl {args[0]}")
+    _run([server_bin("openssl"), *args], f"openssl {args[0]}")
 
 
 def make_ca(folder: Path, name: str) -> Path:
@@ -157,10 +158,10 @@ def local_postgres() -> Iterator[Endpoint]:
     if prefix:
         shutil.chown(data, "postgres")
     port = free_port()
-    pg_ctl = [*prefix, _server_bin("pg_ctl"), "-D", str(data / "db")]
+    pg_ctl = [*prefix, server_bin("pg_ctl"), "-D", str(data / "db")]
     try:
         auth = ["--auth-local=trust", "--auth-host=scram-sha-256"]
-        _run([*prefix, _server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", *auth], "initdb")
+        _run([*prefix, server_bin("initdb"), "-D", str(data / "db"), "-U", "postgres", *auth], "initdb")
         ca, key, cert = server_tls(data / "tls", "PostgreSQL")
         if prefix:
             for path in (key, cert):
@@ -172,7 +173,7 @@ def local_postgres() -> Iterator[Endpoint]:
         )
         server = [*pg_ctl, "-o", options, "-l", str(data / "server.log"), "-w"]
         _run([*server, "start"], "pg_ctl start")
-        psql = [*prefix, _server_bin("psql"), "-h", str(data), "-p", str(port), "-U", "postgres"]
+        psql = [*prefix, server_bin("psql"), "-h", str(data), "-p", str(port), "-U", "postgres"]
         admin = f"ALTER ROLE postgres PASSWORD '{POSTGRES_ADMIN_PASSWORD}'"
         role = f"CREATE ROLE airflow LOGIN PASSWORD '{POSTGRES_PASSWORD}'"
         _run(
@@ -224,7 +225,7 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
     def start() -> None:
         with open(folder / "server.log", "ab") as log:
             procs.append(
-                subprocess.Popen([_server_bin("redis-server"), *args], stdout=log, stderr=subprocess.STDOUT)
+                subprocess.Popen([server_bin("redis-server"), *args], stdout=log, stderr=subprocess.STDOUT)
             )
         _wait_for_port(port, "redis-server")
 
@@ -241,11 +242,13 @@ def local_redis(workdir: Path) -> Iterator[Endpoint]:
         procs[-1].wait(timeout=10)
 
 
-def query(pg: Endpoint, sql: str) -> list[list[str]]:
-    """Rows of a query on the endpoint's database, as its own user, through psql."""
-    cmd = [_server_bin("psql"), "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", pg.database]
+def query(pg: Endpoint, sql: str, header: bool = False) -> list[list[str]]:
+    """Rows of a query on the endpoint's database, as its own user, through psql (the column
+    names first, with `header`)."""
+    cmd = [server_bin("psql"), "-h", pg.host, "-p", str(pg.port), "-U", pg.user, "-d", pg.database]
+    shape = ["-A", "--pset=footer=off"] if header else ["-At"]
     done = subprocess.run(
-        [*cmd, "-At", "-F", "\t", "-c", sql],
+        [*cmd, *shape, "-F", "\t", "-c", sql],
         env={**os.environ, "PGPASSWORD": pg.password},
         capture_output=True,
         text=True,

@@ -22,6 +22,10 @@ metrics:
   statsd_port: {{ include "airflow.metrics.statsdPort" . | quote }}
   statsd_prefix: airflow
 {{- end }}
+{{- if eq (include "airflow.pgbouncer.enabled" .) "true" }}
+database:
+  sql_alchemy_connect_args_async: chart_database.ASYNC_CONNECT_ARGS
+{{- end }}
 {{- if include "airflow.celery.caSecret" . }}
 celery:
   ssl_active: "True"
@@ -49,7 +53,7 @@ kubernetes_executor:
 core: [fernet_key]
 api: [secret_key]
 api_auth: [jwt_secret]
-database: [sql_alchemy_conn]
+database: [sql_alchemy_conn, sql_alchemy_conn_async]
 celery: [broker_url, result_backend, flower_basic_auth]
 {{- end -}}
 
@@ -99,4 +103,11 @@ webserver_config.py: |
 
   AUTH_TYPE = AUTH_DB
   WTF_CSRF_ENABLED = True
+{{- if eq (include "airflow.pgbouncer.enabled" .) "true" }}
+chart_database.py: |
+  # Connect arguments of the async metadata engine (psycopg) behind PgBouncer's transaction
+  # pooling: a statement prepared on one server connection is missing on the next transaction's,
+  # which may be another, so psycopg never prepares.
+  ASYNC_CONNECT_ARGS = {"prepare_threshold": None}
+{{- end }}
 {{- end -}}

@@ -35,5 +35,5 @@
 - name: AIRFLOW__CELERY__BROKER_URL
   value: {{ printf "%s://%s%s:%d/%d" $b.scheme (ternary ":$(AIRFLOW_REDIS_PASSWORD)@" "" (ne $b.secret "")) $b.host (int64 $b.port) (int64 $b.database) | quote }}
 - name: AIRFLOW__CELERY__RESULT_BACKEND
-  value: {{ printf "db+%s" (include "airflow.database.url" .) | quote }}
+  value: {{ printf "db+%s" (include "airflow.database.url" (include "airflow.database.clientEndpoint" (dict "root" . "component" "result-backend") | fromJson)) | quote }}
 {{- end -}}

@@ -88,20 +88,39 @@
 {{- end -}}
 {{- end -}}
 
-{{/* airflow.database.url: the SQLAlchemy URL, its password left as $(AIRFLOW_DB_PASSWORD) for Kubernetes to expand. */}}
-{{- define "airflow.database.url" -}}
-{{- $e := include "airflow.database.endpoint" . | fromJson -}}
-{{- $url := printf "%s://%s:$(AIRFLOW_DB_PASSWORD)@%s:%d/%s" $e.scheme $e.user $e.host (int64 $e.port) $e.database -}}
-{{- ternary (printf "%s?%s" $url $e.query) $url (ne $e.query "") -}}
+{{/* airflow.database.direct: containers connecting to the database server even with PgBouncer on (the migration Job's: schema changes and imports hold session state). */}}
+{{- define "airflow.database.direct" -}}{{ toJson (list "migrate" "import-pools" "create-admin") }}{{- end -}}
+
+{{/* airflow.database.clientEndpoint: the endpoint one container connects to: PgBouncer's Service when cluster.pgbouncer is on (except airflow.database.direct), with psycopg2, which never prepares statements on the server (PgBouncer's transaction pooling may run the next transaction on another server connection); else the server; call with (dict "root" $ "component" NAME). */}}
+{{- define "airflow.database.clientEndpoint" -}}
+{{- $e := include "airflow.database.endpoint" .root | fromJson -}}
+{{- if and (eq (include "airflow.pgbouncer.enabled" .root) "true") (not (has .component (include "airflow.database.direct" . | fromJsonArray))) -}}
+{{- $_ := set $e "scheme" "postgresql+psycopg2" -}}
+{{- $_ = set $e "host" (include "airflow.pgbouncer.name" .root) -}}
+{{- $_ = set $e "port" (include "airflow.pgbouncer.port" .) -}}
+{{- $_ = set $e "query" "" -}}
+{{- end -}}
+{{- toJson $e -}}
 {{- end -}}
 
-{{/* airflow.database.env: the password from its Secret and the SQLAlchemy URL built from it. */}}
+{{/* airflow.database.url: the SQLAlchemy URL of an endpoint (airflow.database.clientEndpoint, parsed), its password left as $(AIRFLOW_DB_PASSWORD) for Kubernetes to expand. */}}
+{{- define "airflow.database.url" -}}
+{{- $url := printf "%s://%s:$(AIRFLOW_DB_PASSWORD)@%s:%d/%s" .scheme .user .host (int64 .port) .database -}}
+{{- ternary (printf "%s?%s" $url .query) $url (ne .query "") -}}
+{{- end -}}
+
+{{/* airflow.database.env: the password from its Secret and the SQLAlchemy URL built from it; with PgBouncer also the async engine's, with psycopg, which chart_database.py (airflow.config.files) keeps from preparing statements; call with (dict "root" $ "component" NAME). */}}
 {{- define "airflow.database.env" -}}
-{{- $e := include "airflow.database.endpoint" . | fromJson -}}
+{{- $e := include "airflow.database.clientEndpoint" . | fromJson -}}
+{{- $url := include "airflow.database.url" $e -}}
 - name: AIRFLOW_DB_PASSWORD
   valueFrom: {secretKeyRef: {name: {{ $e.secret | quote }}, key: {{ $e.key | quote }}}}
 - name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN
-  value: {{ include "airflow.database.url" . | quote }}
+  value: {{ $url | quote }}
+{{- if eq (include "airflow.pgbouncer.enabled" .root) "true" }}
+- name: AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC
+  value: {{ regexReplaceAll "^[^:]+" $url "postgresql+psycopg" | quote }}
+{{- end }}
 {{- end -}}
 
 {{/* airflow.database.createContainer: init container of the migration Job creating this cluster's own user and database on the base's server (idempotent), as the base's admin. */}}
