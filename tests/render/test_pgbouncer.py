@@ -216,3 +216,45 @@ def test_the_async_url_is_not_settable_in_config(helm_major):
             ["cluster.config.database.sql_alchemy_conn_async=postgresql+asyncpg://x"],
             helm_major=helm_major,
         )
+
+
+def test_the_exporter_reads_the_admin_console_as_the_stats_user(helm_major):
+    objects = render([], [*ON, *EXTERNAL, "cluster.pgbouncer.metrics.enabled=true"], helm_major=helm_major)
+    deployment = find(objects, "Deployment", "-pgbouncer")
+    exporter = container(deployment, "metrics")
+    env = env_map(exporter)
+    assert env["DB_PASSWORD"] == {"secretKeyRef": {"name": "airflow-db", "key": "password"}}
+    assert env["DATABASE_URL"] == "postgres://airflow:$(DB_PASSWORD)@127.0.0.1:6432/pgbouncer?sslmode=disable"
+    assert ini(objects)["pgbouncer"]["stats_users"] == "airflow"  # the user it logs in as
+    assert exporter["ports"] == [{"name": "metrics", "containerPort": 9127}]
+    service = find(objects, "Service", "-pgbouncer")
+    assert {"name": "metrics", "port": 9127, "targetPort": "metrics"} in service["spec"]["ports"]
+    metrics_rule = find(objects, "NetworkPolicy", "-pgbouncer")["spec"]["ingress"][-1]
+    assert metrics_rule["ports"] == [{"protocol": "TCP", "port": 9127}]
+    assert metrics_rule["from"][0]["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "prometheus"}
+    off = render([], [*ON, *EXTERNAL], helm_major=helm_major)
+    assert [
+        c["name"] for c in find(off, "Deployment", "-pgbouncer")["spec"]["template"]["spec"]["containers"]
+    ] == ["pgbouncer"]
+
+
+@pytest.mark.parametrize("monitor", ["serviceMonitor", "podMonitor"])
+def test_prometheus_operator_scrapes_the_exporter_too(helm_major, monitor):
+    values = [*ON, "cluster.pgbouncer.metrics.enabled=true", "cluster.metrics.enabled=true",
+              "cluster.metrics.force=true", "cluster.metrics.serviceMonitor.enabled=false",
+              f"cluster.metrics.{monitor}.enabled=true"]  # fmt: skip
+    objects = render([], values, helm_major=helm_major)
+    kind = monitor[0].upper() + monitor[1:]
+    selector = find(objects, kind, "-statsd")["spec"]["selector"]
+    assert selector["matchExpressions"] == [
+        {"key": "app.kubernetes.io/component", "operator": "In", "values": ["statsd", "pgbouncer"]}
+    ]
+    for component in ("statsd", "pgbouncer"):
+        target = find(objects, "Service" if kind == "ServiceMonitor" else "Deployment", f"-{component}")
+        labels = (
+            target["metadata"]["labels"]
+            if kind == "ServiceMonitor"
+            else target["spec"]["template"]["metadata"]["labels"]
+        )
+        assert selector["matchLabels"].items() <= labels.items()
+        assert labels["app.kubernetes.io/component"] in selector["matchExpressions"][0]["values"]

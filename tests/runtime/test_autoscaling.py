@@ -1,11 +1,13 @@
 """KEDA's worker scaler on a running release (ci/autoscaling-values.yaml): the ScaledObject's
 query, taken from the render, runs where KEDA would run it (through PgBouncer, as the trigger's
 user with the password its TriggerAuthentication names) before, during and after a burst of
-tasks, and gives the worker count the task states read through the REST API call for."""
+tasks, and gives the worker count the task states read through the REST API call for. The same
+release runs PgBouncer's exporter (its stand-in)."""
 
 from __future__ import annotations
 
 import math
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +15,7 @@ import pytest
 
 from chart_tools import ROOT
 from chart_tools.chart.render import find
-from chart_tools.runtime.processes import wait_until
+from chart_tools.runtime.processes import http_ok, wait_until
 from chart_tools.runtime.services import Endpoint, query
 from chart_tools.runtime.smoke import DEFAULT_PROFILE
 from tests.conftest import ci_file
@@ -99,3 +101,17 @@ def test_the_scaler_follows_a_burst_of_tasks(stack: Stack, tmp_path: Path) -> No
     assert {s for k, s in after.items() if k != "elsewhere"} == {"success"}, after
     assert after["elsewhere"] == "queued"  # still waiting for a worker of its queue: not counted
     assert (scaler.value(), scaler.replicas()) == (0, 1)
+
+
+def test_the_pgbouncer_exporter_reads_the_pools_as_the_stats_user(stack: Stack) -> None:
+    """The exporter's stand-in logs in with the rendered DATABASE_URL (pod loopback, the stats
+    user, the password from the database Secret) and serves what SHOW POOLS says."""
+    exporter = next(p for p in stack.plan.pod("pgbouncer").main if p.container == "metrics")
+    url = f"http://127.0.0.1:{exporter.ports['metrics']}/metrics"
+    wait_until("the exporter answers", lambda: http_ok(url), DEADLINE, stack.runner, 0.5)
+    with urllib.request.urlopen(url, timeout=30) as response:
+        metrics = response.read().decode()
+    (clients,) = [line for line in metrics.splitlines() if line.startswith("pgbouncer_pools_cl_active{")
+                  and 'database="airflow"' in line]  # fmt: skip
+    # The api-server, scheduler, dag-processor, triggerer and worker each hold a connection.
+    assert int(clients.rsplit(" ", 1)[1]) >= 5, metrics

@@ -1,5 +1,5 @@
-"""The PgBouncer container on the local runtime: Debian's real `pgbouncer` runs the rendered
-pgbouncer.ini.
+"""The PgBouncer containers on the local runtime: Debian's real `pgbouncer` runs the rendered
+pgbouncer.ini, and a stand-in for the pgbouncer-exporter image serves its pools.
 
 Only what cannot be the same on one host changes, in a copy of the file: the listening address
 and port (a free local port stands in for the container port) and the paths, which move into
@@ -7,14 +7,21 @@ the pod's root as every other mount does. Pools, auth, TLS to the server and eve
 setting stay as rendered. PgBouncer refuses to run as root, which the runtime is on CI: then,
 as the pod's securityContext says, it runs as `nobody` (65534), reading copies of its files
 that user owns.
+
+The exporter's image cannot run here. Its stand-in proves the wiring the chart owns: the rendered
+DATABASE_URL logs in to PgBouncer's admin console (as the stats user) and `/metrics` on the
+container port answers with the pools it reads there (`SHOW POOLS`); its metric names are its
+own, not the exporter's.
 """
 
 from __future__ import annotations
 
 import configparser
+import http.server
 import io
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +29,7 @@ from pathlib import Path
 from chart_tools.runtime.services import free_port, server_bin
 
 COMMAND = "pgbouncer"  # the image's binary, and Debian's
+EXPORTER_IMAGE = "apache/airflow:airflow-pgbouncer-exporter-"  # the chart's default, by tag prefix
 # Settings naming a file in the container; those it reads at start are copied for `nobody`.
 PATH_SETTINGS = ("auth_file", "server_tls_ca_file", "logfile", "pidfile")
 READ_AT_START = ("auth_file", "server_tls_ca_file")
@@ -64,7 +72,7 @@ def plan(argv: list[str], local: Callable[[str], Path]) -> tuple[list[str], dict
             settings[key] = str(local(settings[key]))
     copy = config.with_name(f"{config.stem}.local.ini")
     _write(parser, copy)
-    stand_in = [sys.executable, "-m", "chart_tools.runtime.pgbouncer", server_bin(COMMAND), str(copy)]
+    stand_in = [sys.executable, "-m", __name__, server_bin(COMMAND), str(copy)]
     return stand_in, {container_port: port}
 
 
@@ -91,7 +99,55 @@ def _as_nobody(config: Path) -> Path:
     return copy
 
 
+def plan_exporter(container: dict) -> tuple[list[str], dict[str, int]]:
+    """argv of the exporter's stand-in and its container port -> a free local port."""
+    (port,) = container.get("ports") or [{"containerPort": 9127}]
+    local = free_port()
+    stand_in = [sys.executable, "-m", __name__, "--exporter", server_bin("psql"), str(local)]
+    return stand_in, {str(port["containerPort"]): local}
+
+
+def pools(psql: str, url: str) -> str:
+    """Prometheus text of `SHOW POOLS`, read through `url` (PgBouncer's admin console)."""
+    done = subprocess.run(
+        [psql, url, "-A", "--pset=footer=off", "-F", "\t", "-c", "SHOW POOLS"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    header, *rows = (line.split("\t") for line in done.stdout.splitlines())
+    lines = []
+    for row in rows:
+        pool = dict(zip(header, row, strict=True))
+        labels = f'database="{pool["database"]}",user="{pool["user"]}"'
+        for column in ("cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used"):
+            lines.append(f"pgbouncer_pools_{column}{{{labels}}} {pool[column]}")
+    return "\n".join(lines) + "\n"
+
+
+def serve_exporter(psql: str, port: int) -> None:
+    url = os.environ["DATABASE_URL"]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/metrics":
+                self.send_error(404)
+                return
+            try:
+                body = pools(psql, url).encode()
+            except subprocess.CalledProcessError as err:
+                self.send_error(503, err.stderr.strip()[-200:])
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; version=0.0.4")
+            self.end_headers()
+            self.wfile.write(body)
+
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+
+
 def main() -> None:
+    if sys.argv[1] == "--exporter":
+        serve_exporter(sys.argv[2], int(sys.argv[3]))
+        return
     binary, config = sys.argv[1], Path(sys.argv[2])
     if os.getuid() != 0:
         os.execv(binary, [binary, str(config)])

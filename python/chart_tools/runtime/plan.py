@@ -17,7 +17,8 @@ from the rendered objects (never from hard-coded chart knowledge):
   to 127.0.0.1 and the local port behind Service port -> targetPort -> containerPort (or, for
   another release's Service, the local port the caller names).
 The git-sync image runs as its stand-in (chart_tools.runtime.gitsync) with the same arguments;
-PgBouncer's container runs Debian's pgbouncer on the rendered configuration (chart_tools.runtime.pgbouncer).
+PgBouncer's container runs Debian's pgbouncer on the rendered configuration, its exporter a
+stand-in (chart_tools.runtime.pgbouncer).
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ LOG_SERVER_OPTIONS = (("logging", "worker_log_server_port"), ("logging", "trigge
 HOST_PORT_OPTIONS = [(("metrics", "statsd_host"), ("metrics", "statsd_port"))]
 POD_KINDS = ("Job", "Deployment", "StatefulSet")
 _VAR_REF = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+_LOOPBACK = re.compile(r"((?:@|//)(?:127\.0\.0\.1|localhost):)(\d+)\b")  # a URL's host:port
 _URL = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?:(?P<auth>[^@/\s]*)@)?(?P<host>[A-Za-z0-9.-]+):(?P<port>\d+)"
 )
@@ -556,6 +558,8 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
             argv, ports = gitsync.plan(argv)
         elif argv[:1] == [pgbouncer.COMMAND]:
             argv, ports = pgbouncer.plan(argv, lambda path: local_path(root, path))
+        elif container["image"].startswith(pgbouncer.EXPORTER_IMAGE):
+            argv, ports = pgbouncer.plan_exporter(container)
         else:
             port_env, ports = port_overrides(options, container, where, cluster.log_ports)
         ports |= named_ports(container, ports, where)
@@ -569,18 +573,33 @@ def plan_pod(obj: Manifest, cluster: Cluster, run_root: Path) -> PodPlan:
         grace = spec.get("terminationGracePeriodSeconds", 30)
         return Process(name, container["name"], argv, env, root, options, mounts, ports, probes, grace)
 
+    init = [process(c) for c in spec.get("initContainers") or []]
+    main = [process(c) for c in spec["containers"]]
+    share_loopback(init + main)
     return PodPlan(
         name=name,
         kind=obj["kind"],
         labels=labels,
         root=root,
-        init=[process(c) for c in spec.get("initContainers") or []],
-        main=[process(c) for c in spec["containers"]],
+        init=init,
+        main=main,
         token=spec.get("automountServiceAccountToken", True),
         service_account=spec.get("serviceAccountName", "default"),
         restart_policy=spec.get("restartPolicy", "Always"),
         backoff_limit=job_spec(obj).get("backoffLimit", 6),
     )
+
+
+def share_loopback(processes: list[Process]) -> None:
+    """Containers of a pod share its network: in their env, 127.0.0.1:<containerPort> of a
+    container of the pod is that container's local port (e.g. an exporter beside its server)."""
+    ports = {number: local for p in processes for number, local in p.ports.items() if number.isdigit()}
+
+    def local(match: re.Match[str]) -> str:
+        return f"{match[1]}{ports.get(match[2], match[2])}"
+
+    for process in processes:
+        process.env = {k: _LOOPBACK.sub(local, v) for k, v in process.env.items()}
 
 
 def wire(pod: PodPlan, services: set[str], endpoints: dict[tuple[str, str], int]) -> None:

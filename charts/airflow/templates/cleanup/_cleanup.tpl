@@ -14,7 +14,7 @@ job dag dag_run asset_event partitioned_asset_key_log import_error log task_inst
 {{- join "," $cleaned -}}
 {{- end -}}
 
-{{/* airflow.cleanup.cronJob: a CronJob running one container once per schedule, never two at a time; call with (dict "root" $ "component" NAME "schedule" CRON "labels" POD_LABELS_YAML "container" CONTAINER_YAML "volumes" VOLUMES_YAML), optionally "serviceAccount" COMPONENT with "token" true for a pod that calls the Kubernetes API. */}}
+{{/* airflow.cleanup.cronJob: a CronJob running one container once per schedule, never two at a time; call with (dict "root" $ "component" NAME "schedule" CRON "container" CONTAINER_YAML "volumes" VOLUMES_YAML), optionally "databaseClient" true for a pod that uses the metadata database (its NetworkPolicy label), "serviceAccount" COMPONENT with "token" true for a pod that calls the Kubernetes API. */}}
 {{- define "airflow.cleanup.cronJob" -}}
 {{- $root := .root -}}
 apiVersion: batch/v1
@@ -35,7 +35,11 @@ spec:
       template:
         metadata:
           labels:
-            {{- .labels | nindent 12 }}
+            {{- if .databaseClient }}
+            {{- include "airflow.databaseClientLabels" (dict "root" $root "component" .component) | nindent 12 }}
+            {{- else }}
+            {{- include "airflow.labels" (dict "root" $root "component" .component "extra" $root.Values.cluster.podLabels "extraKey" "cluster.podLabels") | nindent 12 }}
+            {{- end }}
           {{- with $root.Values.cluster.podAnnotations }}
           annotations:
             {{- toYaml . | nindent 12 }}

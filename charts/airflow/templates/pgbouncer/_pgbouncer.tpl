@@ -9,6 +9,9 @@
 {{/* airflow.pgbouncer.port: the port PgBouncer serves. */}}
 {{- define "airflow.pgbouncer.port" -}}6432{{- end -}}
 
+{{/* airflow.pgbouncer.metricsPort: the port of the pgbouncer-exporter sidecar (cluster.pgbouncer.metrics). */}}
+{{- define "airflow.pgbouncer.metricsPort" -}}9127{{- end -}}
+
 {{/* airflow.pgbouncer.authFile: the auth file the init container writes from the database Secret, in memory. */}}
 {{- define "airflow.pgbouncer.authFile" -}}/etc/pgbouncer-auth/users.txt{{- end -}}
 
