@@ -65,8 +65,9 @@ def free_port() -> int:
 
 
 def server_bin(name: str) -> str:
-    """A server binary: PATH first, then Debian's versioned PostgreSQL folders (newest first)."""
-    found = shutil.which(name)
+    """A server binary: PATH and the sbin folders (pgbouncer's), then Debian's versioned PostgreSQL
+    folders (newest first)."""
+    found = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if found:
         return found
     versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
