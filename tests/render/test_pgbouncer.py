@@ -8,6 +8,7 @@ import pytest
 
 from chart_tools import ROOT
 from chart_tools.chart.render import RenderError, find, render
+from chart_tools.runtime.plan import pod_template
 from tests.helpers import airflow_cfg, container, env_map, of_kind
 
 PRODUCTION = ROOT / "values" / "production.yaml"
@@ -30,11 +31,7 @@ def database_urls(objects):
     """(kind, component, container) -> its SQLAlchemy URL, for every container given one."""
     urls = {}
     for obj in of_kind(objects, "Deployment") + of_kind(objects, "Job") + of_kind(objects, "CronJob"):
-        template = (
-            obj["spec"]["jobTemplate"]["spec"]["template"]
-            if obj["kind"] == "CronJob"
-            else obj["spec"]["template"]
-        )
+        template = pod_template(obj)
         component = template["metadata"]["labels"]["app.kubernetes.io/component"]
         for c in template["spec"].get("initContainers", []) + template["spec"]["containers"]:
             url = env_map(c).get("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")

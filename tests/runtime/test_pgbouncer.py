@@ -15,7 +15,7 @@ from chart_tools.airflow_api import Airflow
 from chart_tools.chart.render import Manifest
 from chart_tools.runtime.plan import RunPlan
 from chart_tools.runtime.processes import process_table
-from chart_tools.runtime.services import Endpoint, query
+from chart_tools.runtime.services import Endpoint, records
 from chart_tools.runtime.smoke import Smoke
 
 pytestmark = [
@@ -67,8 +67,7 @@ class ProductionSmoke(Smoke):
         self.through = connected_containers(self, port)
         self.direct = connected_containers(self, pg.port)
         admin = Endpoint("127.0.0.1", port, pg.user, pg.password, "pgbouncer")
-        header, *rows = query(admin, "SHOW POOLS", header=True)
-        self.pools = {(row[0], row[1]): dict(zip(header, row, strict=True)) for row in rows}
+        self.pools = {(pool["database"], pool["user"]): pool for pool in records(admin, "SHOW POOLS")}
         self.pool_key = (pg.database, pg.user)
 
 

@@ -21,12 +21,12 @@ import http.server
 import io
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from chart_tools.runtime.services import free_port, server_bin
+from chart_tools.runtime.services import Endpoint, ServiceError, free_port, records, server_bin
 
 COMMAND = "pgbouncer"  # the image's binary, and Debian's
 EXPORTER_IMAGE = "apache/airflow:airflow-pgbouncer-exporter-"  # the chart's default, by tag prefix
@@ -103,27 +103,23 @@ def plan_exporter(container: dict) -> tuple[list[str], dict[str, int]]:
     """argv of the exporter's stand-in and its container port -> a free local port."""
     (port,) = container.get("ports") or [{"containerPort": 9127}]
     local = free_port()
-    stand_in = [sys.executable, "-m", __name__, "--exporter", server_bin("psql"), str(local)]
-    return stand_in, {str(port["containerPort"]): local}
+    return [sys.executable, "-m", __name__, "--exporter", str(local)], {str(port["containerPort"]): local}
 
 
-def pools(psql: str, url: str) -> str:
+def pools(url: str) -> str:
     """Prometheus text of `SHOW POOLS`, read through `url` (PgBouncer's admin console)."""
-    done = subprocess.run(
-        [psql, url, "-A", "--pset=footer=off", "-F", "\t", "-c", "SHOW POOLS"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    header, *rows = (line.split("\t") for line in done.stdout.splitlines())
+    parts = urlsplit(url)
+    console = Endpoint(parts.hostname or "", parts.port or 6432, parts.username or "", parts.password or "",
+                       parts.path.lstrip("/"))  # fmt: skip
     lines = []
-    for row in rows:
-        pool = dict(zip(header, row, strict=True))
+    for pool in records(console, "SHOW POOLS"):
         labels = f'database="{pool["database"]}",user="{pool["user"]}"'
         for column in ("cl_active", "cl_waiting", "sv_active", "sv_idle", "sv_used"):
             lines.append(f"pgbouncer_pools_{column}{{{labels}}} {pool[column]}")
     return "\n".join(lines) + "\n"
 
 
-def serve_exporter(psql: str, port: int) -> None:
+def serve_exporter(port: int) -> None:
     url = os.environ["DATABASE_URL"]
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -132,9 +128,9 @@ def serve_exporter(psql: str, port: int) -> None:
                 self.send_error(404)
                 return
             try:
-                body = pools(psql, url).encode()
-            except subprocess.CalledProcessError as err:
-                self.send_error(503, err.stderr.strip()[-200:])
+                body = pools(url).encode()
+            except ServiceError as err:
+                self.send_error(503, str(err)[-200:])
                 return
             self.send_response(200)
             self.send_header("Content-Type", "text/plain; version=0.0.4")
@@ -146,7 +142,7 @@ def serve_exporter(psql: str, port: int) -> None:
 
 def main() -> None:
     if sys.argv[1] == "--exporter":
-        serve_exporter(sys.argv[2], int(sys.argv[3]))
+        serve_exporter(int(sys.argv[2]))
         return
     binary, config = sys.argv[1], Path(sys.argv[2])
     if os.getuid() != 0:

@@ -259,6 +259,12 @@ def query(pg: Endpoint, sql: str, header: bool = False) -> list[list[str]]:
     return [line.split("\t") for line in done.stdout.splitlines()]
 
 
+def records(pg: Endpoint, sql: str) -> list[dict[str, str]]:
+    """Rows of a query as column name -> value (e.g. PgBouncer's SHOW commands)."""
+    header, *rows = query(pg, sql, header=True)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
 def docker_available() -> bool:
     """True when a Docker engine answers (testcontainers can then run the official images)."""
     if not shutil.which("docker"):

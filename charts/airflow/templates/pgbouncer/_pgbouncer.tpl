@@ -39,7 +39,8 @@ ignore_startup_parameters = extra_float_digits
 server_tls_sslmode = verify-full
 server_tls_ca_file = {{ include "airflow.database.caPath" . }}
 {{- else }}
-server_tls_sslmode = {{ regexFind "(^|&)sslmode=(disable|allow|prefer|require)(&|$)" $e.query | trimAll "&" | trimPrefix "sslmode=" | default "prefer" }}
+{{- $mode := include "airflow.database.sslmode" . }}
+server_tls_sslmode = {{ ternary $mode "prefer" (has $mode (list "disable" "allow" "prefer" "require")) }}
 {{- end }}
 {{- end -}}
 

@@ -19,7 +19,7 @@ SELECT CEIL(COUNT(*){{ if not $mysql }}::decimal{{ end }} / {{ $concurrency }}) 
 {{- $e := include "airflow.database.endpoint" . | fromJson -}}
 {{- $host := $e.host -}}
 {{- $port := $e.port | int64 -}}
-{{- $tls := or (ne (include "airflow.database.caSecret" .) "") (regexMatch "(^|&)sslmode=(require|verify-ca|verify-full)(&|$)" $e.query) -}}
+{{- $tls := or (ne (include "airflow.database.caSecret" .) "") (has (include "airflow.database.sslmode" .) (list "require" "verify-ca" "verify-full")) -}}
 {{- if eq (include "airflow.pgbouncer.enabled" .) "true" -}}
 {{- $host = include "airflow.pgbouncer.name" . -}}
 {{- $port = include "airflow.pgbouncer.port" . | int64 -}}

@@ -64,6 +64,11 @@
 {{- if eq .Values.base.database.type "external" }}{{ .Values.base.database.external.caSecret }}{{ end -}}
 {{- end -}}
 
+{{/* airflow.database.sslmode: the PostgreSQL sslmode set in base.database.external.query, else empty (PgBouncer's and KEDA's server connections follow it). */}}
+{{- define "airflow.database.sslmode" -}}
+{{- regexFind "(^|&)sslmode=[a-z-]+" (include "airflow.database.endpoint" . | fromJson).query | trimAll "&" | trimPrefix "sslmode=" -}}
+{{- end -}}
+
 {{/* airflow.database.caPath: where the external database's CA certificate is mounted (base.database.external.caSecret). */}}
 {{- define "airflow.database.caPath" -}}/etc/airflow/database-ca/ca.crt{{- end -}}
 
