@@ -2,7 +2,8 @@
 
 - render cost against helm's own floor: each helm major renders our chart and a trivial
   one-ConfigMap chart alternately (the machine is shared and noisy: ratios, not absolute times),
-  for the default values, the production profile and every profile (worst and median ratio);
+  for the default values (split into output, templates and schema), the production profile and
+  every profile (worst and median ratio);
 - the render tier's and the fuzzer's wall time;
 - the smoke's time to its first successful DAG run, with the median of each phase;
 - the default install's footprint (sum of requests) and the measurements behind it;
@@ -12,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -31,15 +33,36 @@ SMOKE_RUNS = 3
 PRODUCTION = ROOT / "values" / "production.yaml"
 
 
-def trivial_chart(parent: Path) -> Path:
-    """A chart with one ConfigMap: the cost of starting helm and rendering anything at all."""
-    chart = parent / "trivial"
+def trivial_chart(parent: Path, name: str = "trivial", text: str | None = None) -> Path:
+    """A chart with one template: by default one ConfigMap, the cost of starting helm and
+    rendering anything at all; with `text`, that text served verbatim."""
+    chart = parent / name
     (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: trivial\nversion: 0.1.0\n")
-    (chart / "templates" / "configmap.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trivial\ndata:\n  key: value\n"
-    )
+    (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
+    default = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trivial\ndata:\n  key: value\n"
+    # Braces are the only template syntax: each "{{" becomes an action printing it.
+    template = default if text is None else text.replace("{{", "{{`{{`}}")
+    (chart / "templates" / "objects.yaml").write_text(template)
     return chart
+
+
+def decomposed_charts(parent: Path, helm: str) -> dict[str, Path]:
+    """Two charts that bound where the default render's time goes: our default output served as
+    a static template (the cost of helm reading, sorting and printing that many objects), and our
+    chart without its values schema (the cost of everything but helm checking the values)."""
+    output = subprocess.run(template_command(helm, CHART), capture_output=True, text=True, check=True).stdout
+    unchecked = parent / f"unchecked-{Path(helm).name}"
+    shutil.copytree(CHART, unchecked)
+    (unchecked / "values.schema.json").unlink()
+    return {
+        "its output as a static template": trivial_chart(parent, f"static-{Path(helm).name}", output),
+        "without the values schema": unchecked,
+    }
+
+
+def template_command(helm: str, chart: Path, files: list[Path] | None = None) -> list[str]:
+    flags = [arg for f in files or [] for arg in ("-f", str(f))]
+    return [helm, "template", "bench", str(chart), "--kube-version", DEFAULT_KUBE_VERSION, *flags]
 
 
 def wall_time(cmd: list[str], cwd: Path | None = None) -> float:
@@ -51,33 +74,36 @@ def wall_time(cmd: list[str], cwd: Path | None = None) -> float:
     return time.perf_counter() - start
 
 
-def render_ratio(helm: str, trivial: Path, values: list[Path], runs: int) -> tuple[float, float, float]:
-    """(our median, floor median, ratio) of `runs` alternated renders, so that drift in machine
-    load hits both series alike."""
-
-    def template(chart: Path, files: list[Path]) -> list[str]:
-        flags = [arg for f in files for arg in ("-f", str(f))]
-        return [helm, "template", "bench", str(chart), "--kube-version", DEFAULT_KUBE_VERSION, *flags]
-
-    ours: list[float] = []
-    floor: list[float] = []
+def alternated(commands: list[list[str]], runs: int) -> list[float]:
+    """Median wall time of each command over `runs` rounds that run every command once, so that
+    drift in machine load hits every series alike."""
+    times: list[list[float]] = [[] for _ in commands]
     for _ in range(runs):
-        ours.append(wall_time(template(CHART, values)))
-        floor.append(wall_time(template(trivial, [])))
-    ours_median, floor_median = statistics.median(ours), statistics.median(floor)
-    return ours_median, floor_median, ours_median / floor_median
+        for series, cmd in zip(times, commands, strict=True):
+            series.append(wall_time(cmd))
+    return [statistics.median(series) for series in times]
 
 
-def bench_helm(major: int, trivial: Path) -> None:
+def render_ratio(helm: str, trivial: Path, values: list[Path], runs: int) -> float:
+    """Our render's median over the trivial chart's, alternated."""
+    ours, floor = alternated([template_command(helm, CHART, values), template_command(helm, trivial)], runs)
+    return ours / floor
+
+
+def bench_helm(major: int, parent: Path, trivial: Path) -> None:
     helm = str(helm_path(major))
     version = helm_version(helm).split("+")[0]
-    ours, floor, ratio = render_ratio(helm, trivial, [], RUNS)
+    parts = decomposed_charts(parent, helm)
+    charts = [CHART, trivial, *parts.values()]
+    ours, floor, *bounds = alternated([template_command(helm, chart) for chart in charts], RUNS)
     print(f"helm {version}: default values render, median of {RUNS}: {ours:.3f} s")
     print(f"helm {version}: trivial chart render, median of {RUNS}: {floor:.3f} s")
-    print(f"helm {version}: default / trivial ratio: {ratio:.2f}x")
-    production = render_ratio(helm, trivial, [PRODUCTION], RUNS)[2]
+    print(f"helm {version}: default / trivial ratio: {ours / floor:.2f}x")
+    shares = ", ".join(f"{what} {bound / floor:.2f}x" for what, bound in zip(parts, bounds, strict=True))
+    print(f"helm {version}: the default render against the same floor: {shares}")
+    production = render_ratio(helm, trivial, [PRODUCTION], RUNS)
     print(f"helm {version}: values/production.yaml / trivial ratio, median of {RUNS}: {production:.2f}x")
-    ratios = {p: render_ratio(helm, trivial, [p], PROFILE_RUNS)[2] for p in scenarios()}
+    ratios = {p: render_ratio(helm, trivial, [p], PROFILE_RUNS) for p in scenarios()}
     worst = max(ratios, key=ratios.__getitem__)
     median = statistics.median(ratios.values())
     print(
@@ -141,7 +167,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         trivial = trivial_chart(Path(tmp))
         for major in (3, 4):
-            bench_helm(major, trivial)
+            bench_helm(major, Path(tmp), trivial)
     bench_tests("tests/render", "render-tier tests", TEST_RUNS)
     bench_tests("tests/fuzz", "values fuzzing", FUZZ_RUNS)
     bench_footprint()

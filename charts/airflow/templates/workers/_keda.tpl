@@ -8,8 +8,8 @@
 {{- end -}}
 {{- $queues := list -}}
 {{- range .Values.cluster.workers.queues }}{{ $queues = append $queues (printf "'%s'" .) }}{{ end -}}
-{{- /* With KubernetesExecutor beside it, a task runs on Celery, the first (default) executor, unless it names another. */}}
-{{- $executor := ternary " AND (executor IS NULL OR executor = 'CeleryExecutor')" "" (eq (include "airflow.executor.kubernetes" .) "true") -}}
+{{- /* With KubernetesExecutor beside it, a task runs on Celery, the first (default) executor, unless it names another; it may name Celery by class name or by import path. */}}
+{{- $executor := ternary " AND (executor IS NULL OR executor IN ('CeleryExecutor', 'airflow.providers.celery.executors.celery_executor.CeleryExecutor'))" "" (eq (include "airflow.executor.kubernetes" .) "true") -}}
 {{- $mysql := hasPrefix "mysql" (include "airflow.database.endpoint" . | fromJson).scheme -}}
 SELECT CEIL(COUNT(*){{ if not $mysql }}::decimal{{ end }} / {{ $concurrency }}) FROM task_instance WHERE state IN ('queued', 'running') AND queue IN ({{ join ", " $queues }}){{ $executor }}
 {{- end -}}
