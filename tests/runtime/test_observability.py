@@ -25,7 +25,11 @@ from chart_tools.chart.render import find
 from chart_tools.runtime.smoke import DEFAULT_PROFILE, Smoke
 from tests.helpers import airflow_cfg, statsd_map
 
-pytestmark = [pytest.mark.runtime, pytest.mark.usefixtures("runtime_ready")]
+pytestmark = [
+    pytest.mark.runtime,
+    pytest.mark.usefixtures("runtime_ready"),
+    pytest.mark.xdist_group("observability"),  # one worker, so the smoke runs once
+]
 PROM_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 
 
