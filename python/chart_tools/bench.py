@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from chart_tools import CHART, ROOT, scenarios
-from chart_tools.chart.render import DEFAULT_KUBE_VERSION
+from chart_tools.chart.render import RenderRequest, run_helm_template
 from chart_tools.toolchain import helm_path, helm_version
 
 RUNS = 15
@@ -33,43 +33,43 @@ SMOKE_RUNS = 3
 PRODUCTION = ROOT / "values" / "production.yaml"
 
 
-def trivial_chart(parent: Path, name: str = "trivial", text: str | None = None) -> Path:
-    """A chart with one template: by default one ConfigMap, the cost of starting helm and
-    rendering anything at all; with `text`, that text served verbatim."""
+CONFIGMAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trivial\ndata:\n  key: value\n"
+
+
+def trivial_chart(parent: Path, name: str = "trivial", text: str = CONFIGMAP) -> Path:
+    """A chart with one template serving `text` verbatim; by default one ConfigMap, the cost of
+    starting helm and rendering anything at all."""
     chart = parent / name
     (chart / "templates").mkdir(parents=True)
     (chart / "Chart.yaml").write_text(f"apiVersion: v2\nname: {name}\nversion: 0.1.0\n")
-    default = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: trivial\ndata:\n  key: value\n"
     # Braces are the only template syntax: each "{{" becomes an action printing it.
-    template = default if text is None else text.replace("{{", "{{`{{`}}")
-    (chart / "templates" / "objects.yaml").write_text(template)
+    (chart / "templates" / "objects.yaml").write_text(text.replace("{{", "{{`{{`}}"))
     return chart
 
 
-def decomposed_charts(parent: Path, helm: str) -> dict[str, Path]:
+def decomposed_charts(parent: Path, major: int) -> dict[str, Path]:
     """Two charts that bound where the default render's time goes: our default output served as
     a static template (the cost of helm reading, sorting and printing that many objects), and our
     chart without its values schema (the cost of everything but helm checking the values)."""
-    output = subprocess.run(template_command(helm, CHART), capture_output=True, text=True, check=True).stdout
-    unchecked = parent / f"unchecked-{Path(helm).name}"
+    output = run_helm_template(RenderRequest(helm_major=major))
+    unchecked = parent / f"unchecked-helm{major}"
     shutil.copytree(CHART, unchecked)
     (unchecked / "values.schema.json").unlink()
     return {
-        "its output as a static template": trivial_chart(parent, f"static-{Path(helm).name}", output),
+        "its output as a static template": trivial_chart(parent, f"static-helm{major}", output),
         "without the values schema": unchecked,
     }
 
 
-def template_command(helm: str, chart: Path, files: list[Path] | None = None) -> list[str]:
-    flags = [arg for f in files or [] for arg in ("-f", str(f))]
-    return [helm, "template", "bench", str(chart), "--kube-version", DEFAULT_KUBE_VERSION, *flags]
+def template_command(major: int, chart: Path, files: list[Path] | None = None) -> list[str]:
+    return RenderRequest(chart=chart, values_files=tuple(files or ()), helm_major=major).command()
 
 
 def wall_time(cmd: list[str], cwd: Path | None = None) -> float:
     start = time.perf_counter()
     done = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd)
     if done.returncode != 0:
-        command = " ".join(cmd[-3:])
+        command = " ".join(cmd)
         raise SystemExit(f"bench: `{command}` failed (exit {done.returncode}): run `make test` first")
     return time.perf_counter() - start
 
@@ -84,26 +84,25 @@ def alternated(commands: list[list[str]], runs: int) -> list[float]:
     return [statistics.median(series) for series in times]
 
 
-def render_ratio(helm: str, trivial: Path, values: list[Path], runs: int) -> float:
+def render_ratio(major: int, trivial: Path, values: list[Path], runs: int) -> float:
     """Our render's median over the trivial chart's, alternated."""
-    ours, floor = alternated([template_command(helm, CHART, values), template_command(helm, trivial)], runs)
+    ours, floor = alternated([template_command(major, CHART, values), template_command(major, trivial)], runs)
     return ours / floor
 
 
 def bench_helm(major: int, parent: Path, trivial: Path) -> None:
-    helm = str(helm_path(major))
-    version = helm_version(helm).split("+")[0]
-    parts = decomposed_charts(parent, helm)
+    version = helm_version(str(helm_path(major))).split("+")[0]
+    parts = decomposed_charts(parent, major)
     charts = [CHART, trivial, *parts.values()]
-    ours, floor, *bounds = alternated([template_command(helm, chart) for chart in charts], RUNS)
+    ours, floor, *bounds = alternated([template_command(major, chart) for chart in charts], RUNS)
     print(f"helm {version}: default values render, median of {RUNS}: {ours:.3f} s")
     print(f"helm {version}: trivial chart render, median of {RUNS}: {floor:.3f} s")
     print(f"helm {version}: default / trivial ratio: {ours / floor:.2f}x")
     shares = ", ".join(f"{what} {bound / floor:.2f}x" for what, bound in zip(parts, bounds, strict=True))
     print(f"helm {version}: the default render against the same floor: {shares}")
-    production = render_ratio(helm, trivial, [PRODUCTION], RUNS)
+    production = render_ratio(major, trivial, [PRODUCTION], RUNS)
     print(f"helm {version}: values/production.yaml / trivial ratio, median of {RUNS}: {production:.2f}x")
-    ratios = {p: render_ratio(helm, trivial, [p], PROFILE_RUNS) for p in scenarios()}
+    ratios = {p: render_ratio(major, trivial, [p], PROFILE_RUNS) for p in scenarios()}
     worst = max(ratios, key=ratios.__getitem__)
     median = statistics.median(ratios.values())
     print(

@@ -31,10 +31,8 @@ BURST = ROOT / "tests" / "data" / "dags" / "burst.py"
 CELERY = "airflow.providers.celery.executors.celery_executor.CeleryExecutor"
 SLOTS = 2  # [celery] worker_concurrency in ci/autoscaling-values.yaml
 BUSY = {"queued", "running"}
-
-
 VALUES = [DEFAULT_PROFILE, ci_file("autoscaling")]
-HYBRID = "cluster.executor=CeleryExecutor\\,KubernetesExecutor"
+HYBRID = "cluster.executor=CeleryExecutor\\,KubernetesExecutor"  # Celery listed first: the default executor
 
 
 @pytest.fixture(scope="module")
